@@ -1,0 +1,447 @@
+"""The ``.sgc`` container: construct grammar, parsing, building and validation.
+
+The grammar below mirrors the tables of ``spec/sgc.md`` §4 one to one. Parsing
+checks, in the order the spec prescribes: size limit, signature, version,
+structure (truncation), CRC-16, then field semantics. The coded maps are kept as
+bytes and decoded only when :attr:`SgcFile.label_map` or
+:attr:`SgcFile.color_map` is first read, so opening a file costs microseconds.
+"""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import BinaryIO
+
+import construct as cs
+import numpy as np
+
+from . import registry
+from .errors import (
+    BadSignatureError,
+    ChecksumError,
+    InvalidFieldError,
+    LimitExceededError,
+    SgcFormatError,
+    TrailingDataError,
+    TruncatedFileError,
+    UnknownCriticalChunkError,
+    UnsupportedVersionError,
+)
+
+SIGNATURE = b"SGC"
+VERSION = 1
+MIME_TYPE = "image/x-sgc"
+EXTENSION = ".sgc"
+
+#: Reader limits (spec §7), enforced before anything is allocated.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DIMENSION = 65535
+MAX_GRID = 255
+#: The smallest possible file: signature, version, a minimal header, two empty maps, CRC.
+MIN_FILE_BYTES = 3 + 1 + 1 + 1 + 1 + 3 + 1 + 1 + 2
+
+CRITICAL_BIT = 0x80
+
+
+class ChunkType:
+    """Chunk types defined by version 1 (spec §5). Bit 7 set = critical."""
+
+    SEED = 0x01
+    PARAMS = 0x02
+    EXIF = 0x10
+    XMP = 0x11
+    ICC = 0x12
+
+
+# --- grammar ------------------------------------------------------------------------------
+
+
+class CanonicalVarInt(cs.Construct):
+    """ULEB128 unsigned integer, at most ``max_bytes`` long, minimal encoding required.
+
+    Minimality makes the encoding of a value unique, which keeps files canonical
+    (``build(parse(b)) == b``).
+    """
+
+    def __init__(self, max_bytes: int):
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def _parse(self, stream, context, path):
+        value = shift = 0
+        for i in range(self.max_bytes):
+            byte = cs.stream_read(stream, 1, path)[0]
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                if byte == 0 and i > 0:
+                    raise InvalidFieldError(f"non-minimal varint at {path}")
+                return value
+        raise InvalidFieldError(f"varint longer than {self.max_bytes} bytes at {path}")
+
+    def _build(self, obj, stream, context, path):
+        if not isinstance(obj, int) or obj < 0 or obj >= 1 << (7 * self.max_bytes):
+            raise cs.IntegerError(f"{obj!r} does not fit a {self.max_bytes}-byte varint", path=path)
+        out = bytearray()
+        while True:
+            byte, obj = obj & 0x7F, obj >> 7
+            out.append(byte | (0x80 if obj else 0))
+            if not obj:
+                break
+        cs.stream_write(stream, bytes(out), len(out), path)
+        return obj
+
+    def _sizeof(self, context, path):
+        raise cs.SizeofError("varint has no fixed size", path=path)
+
+
+Dimension = CanonicalVarInt(3)
+Length = CanonicalVarInt(4)
+
+Header = cs.Struct(
+    "width" / Dimension,
+    "height" / Dimension,
+    "models" / cs.BitStruct("vocab" / cs.Nibble, "profile" / cs.Nibble),
+    "label_grid" / cs.Int8ul,
+    "color_grid" / cs.Int8ul,
+    "color_quality" / cs.Int8ul,
+)
+
+ChunkRecord = cs.Struct(
+    "type" / cs.Int8ul,
+    "data" / cs.Prefixed(Length, cs.GreedyBytes),
+)
+
+#: Everything between the signature+version and the CRC (spec §4).
+Body = cs.Struct(
+    "header" / Header,
+    "label_data" / cs.Prefixed(Length, cs.GreedyBytes),
+    "color_data" / cs.Prefixed(Length, cs.GreedyBytes),
+    "chunks" / cs.RepeatUntil(lambda _obj, _lst, ctx: ctx._io.tell() == ctx._params.body_end,
+                              ChunkRecord),
+)
+
+SeedPayload = CanonicalVarInt(5)
+
+#: Sampling overrides; 0 in a field means "the profile's default".
+ParamsPayload = cs.Struct(
+    "steps" / CanonicalVarInt(2),
+    "strength_percent" / cs.Int8ul,
+    "guidance_tenths" / cs.Int8ul,
+)
+
+
+# --- data model ---------------------------------------------------------------------------
+
+
+def grid_size(long_side: int, width: int, height: int) -> tuple[int, int]:
+    """Grid (columns, rows) whose longer side is ``long_side`` and whose shape follows the image.
+
+    The shorter side is ``round(long_side * short / long)`` (halves round up), at least 1.
+    A square image's grid is square. Integer-only, so every reader agrees (spec §4.3).
+    """
+    long_img, short_img = max(width, height), min(width, height)
+    short = max(1, (2 * long_side * short_img + long_img) // (2 * long_img))
+    return (long_side, short) if width >= height else (short, long_side)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk: a type byte and its payload, kept verbatim."""
+
+    type: int
+    data: bytes
+
+    @property
+    def critical(self) -> bool:
+        return bool(self.type & CRITICAL_BIT)
+
+
+@dataclass(frozen=True)
+class DecodeParams:
+    """Sampling overrides stored in a PARAMS chunk; ``None`` means the profile default."""
+
+    steps: int | None = None
+    strength: float | None = None
+    guidance_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class SgcFile:
+    """The content of one ``.sgc`` file.
+
+    Maps are stored coded (``label_data``, ``color_data``) and decoded on first
+    access of :attr:`label_map` / :attr:`color_map`. Ancillary chunks, known or
+    not, are kept verbatim in ``chunks`` so a rewrite preserves them.
+    """
+
+    width: int
+    height: int
+    vocab: str
+    profile: str
+    label_grid: int
+    color_grid: int
+    color_quality: int
+    label_data: bytes
+    color_data: bytes
+    chunks: tuple[Chunk, ...] = ()
+
+    # -- derived header fields
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    @property
+    def label_size(self) -> tuple[int, int]:
+        return grid_size(self.label_grid, self.width, self.height)
+
+    @property
+    def color_size(self) -> tuple[int, int]:
+        return grid_size(self.color_grid, self.width, self.height)
+
+    def chunk(self, type_: int) -> Chunk | None:
+        return next((c for c in self.chunks if c.type == type_), None)
+
+    @property
+    def seed(self) -> int | None:
+        """The seed chosen for this file (SEED chunk), or ``None``."""
+        chunk = self.chunk(ChunkType.SEED)
+        return None if chunk is None else _parse_exact(SeedPayload, chunk.data, "SEED")
+
+    @property
+    def params(self) -> DecodeParams:
+        chunk = self.chunk(ChunkType.PARAMS)
+        if chunk is None:
+            return DecodeParams()
+        p = _parse_exact(ParamsPayload, chunk.data, "PARAMS")
+        return DecodeParams(
+            steps=p.steps or None,
+            strength=p.strength_percent / 100 if p.strength_percent else None,
+            guidance_scale=p.guidance_tenths / 10 if p.guidance_tenths else None,
+        )
+
+    @property
+    def class_names(self) -> list[str]:
+        names = registry.vocabulary(self.vocab).class_names
+        return [names[i] for i in np.unique(self.label_map)]
+
+    # -- decoded maps
+    @cached_property
+    def label_map(self) -> np.ndarray:
+        """Class ids, shape (rows, columns), dtype uint16."""
+        from .coding import labels
+
+        w, h = self.label_size
+        return labels.decode(self.label_data, w, h, registry.vocabulary(self.vocab).size)
+
+    @cached_property
+    def color_map(self) -> np.ndarray:
+        """RGB colours, shape (rows, columns, 3), dtype uint8."""
+        from .coding import colors
+
+        w, h = self.color_size
+        return colors.decode(self.color_data, w, h, self.color_quality)
+
+    # -- editing
+    def with_chunk(self, type_: int, data: bytes | None) -> SgcFile:
+        """A copy with chunk ``type_`` set to ``data`` (or removed when ``None``)."""
+        kept = [c for c in self.chunks if c.type != type_]
+        if data is not None:
+            kept.append(Chunk(type_, bytes(data)))
+        return dataclasses.replace(self, chunks=tuple(sorted(kept, key=lambda c: c.type)))
+
+    def with_seed(self, seed: int | None) -> SgcFile:
+        """A copy whose stored seed is ``seed`` (``None`` removes it); other chunks unchanged."""
+        if seed is not None and not 0 <= seed < 2**32:
+            raise ValueError(f"seed must be in 0..2**32-1, got {seed}")
+        return self.with_chunk(ChunkType.SEED, None if seed is None else SeedPayload.build(seed))
+
+    def with_params(self, params: DecodeParams) -> SgcFile:
+        if params == DecodeParams():
+            return self.with_chunk(ChunkType.PARAMS, None)
+        data = ParamsPayload.build(
+            dict(
+                steps=params.steps or 0,
+                strength_percent=round((params.strength or 0) * 100),
+                guidance_tenths=round((params.guidance_scale or 0) * 10),
+            )
+        )
+        return self.with_chunk(ChunkType.PARAMS, data)
+
+    def to_bytes(self) -> bytes:
+        return build(self)
+
+    def chunk_table(self) -> list[dict]:
+        """Byte accounting per part of the file, for ``sgc info``."""
+        encoded = build(self)
+        maps = len(self.label_data) + len(self.color_data)
+        rows = [
+            {"type": "header", "bytes": len(encoded) - maps - 2
+             - sum(1 + len(Length.build(len(c.data))) + len(c.data) for c in self.chunks)},
+            {"type": "labels", "bytes": len(self.label_data)},
+            {"type": "colors", "bytes": len(self.color_data)},
+        ]
+        rows += [{"type": chunk_name(c.type), "bytes": 1 + len(Length.build(len(c.data)))
+                  + len(c.data)} for c in self.chunks]
+        rows.append({"type": "crc", "bytes": 2})
+        return rows
+
+
+_CHUNK_NAMES = {v: k for k, v in vars(ChunkType).items() if not k.startswith("_")}
+
+
+def chunk_name(type_: int) -> str:
+    return _CHUNK_NAMES.get(type_, f"0x{type_:02x}")
+
+
+def _parse_exact(construct: cs.Construct, data: bytes, what: str):
+    try:
+        return (construct + cs.Terminated).parse(data)[0]
+    except SgcFormatError:
+        raise
+    except cs.ConstructError as exc:
+        raise InvalidFieldError(f"malformed {what} chunk") from exc
+
+
+# --- parse / build ------------------------------------------------------------------------
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), as the spec defines it."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def parse(data: bytes) -> SgcFile:
+    """Parse and validate a whole file held in memory. Raises :class:`SgcFormatError` subclasses."""
+    data = bytes(data)
+    if len(data) > MAX_FILE_BYTES:
+        raise LimitExceededError(f"file is {len(data)} bytes, the limit is {MAX_FILE_BYTES}")
+    if not data.startswith(SIGNATURE[: len(data)]) or not data:
+        raise BadSignatureError("not an SGC file (bad signature)")
+    if len(data) < len(SIGNATURE) + 1:
+        raise TruncatedFileError("file ends inside the signature")
+    if data[3] != VERSION:
+        raise UnsupportedVersionError(f"SGC version {data[3]} is not supported (this reader: 1)")
+    body_end = len(data) - 2
+    if body_end < 4:
+        raise TruncatedFileError("file ends before the header")
+    try:
+        body = Body.parse(data[:body_end][4:], body_end=body_end - 4)
+    except SgcFormatError:
+        raise
+    except (cs.StreamError, cs.TerminatedError) as exc:
+        raise TruncatedFileError("file ends inside a field or payload it declares") from exc
+    except cs.ConstructError as exc:  # pragma: no cover - grammar has no other failure modes
+        raise SgcFormatError(f"malformed file: {exc}") from exc
+    stored = int.from_bytes(data[body_end:], "little")
+    if crc16(data[:body_end]) != stored:
+        raise ChecksumError("CRC-16 mismatch: the file is corrupt")
+    return _validated(body)
+
+
+def _validated(body) -> SgcFile:
+    h = body.header
+    for name in ("width", "height"):
+        if not 1 <= h[name] <= MAX_DIMENSION:
+            raise InvalidFieldError(f"{name} {h[name]} outside 1..{MAX_DIMENSION}")
+    vocab = registry.vocabulary(h.models.vocab)
+    profile = registry.profile(h.models.profile)
+    if profile.vocab is not None and profile.vocab != vocab.name:
+        raise InvalidFieldError(f"profile {profile.name} cannot decode vocabulary {vocab.name}")
+    for name in ("label_grid", "color_grid"):
+        if not 1 <= h[name] <= min(MAX_GRID, max(h.width, h.height)):
+            raise InvalidFieldError(f"{name} {h[name]} outside 1..min(255, image long side)")
+    from .coding.colors import QUALITY_LEVELS
+
+    if h.color_quality >= QUALITY_LEVELS:
+        raise InvalidFieldError(f"color_quality {h.color_quality} >= {QUALITY_LEVELS}")
+    previous = -1
+    chunks = []
+    for c in body.chunks:
+        if c.type <= previous:
+            raise InvalidFieldError("chunks must appear in strictly ascending type order")
+        previous = c.type
+        if c.critical and c.type not in _CHUNK_NAMES:
+            raise UnknownCriticalChunkError(f"unknown critical chunk type 0x{c.type:02x}")
+        chunks.append(Chunk(c.type, c.data))
+    sgc = SgcFile(
+        width=h.width, height=h.height, vocab=vocab.name, profile=profile.name,
+        label_grid=h.label_grid, color_grid=h.color_grid, color_quality=h.color_quality,
+        label_data=body.label_data, color_data=body.color_data, chunks=tuple(chunks),
+    )
+    sgc.seed, sgc.params  # noqa: B018 - validate known chunk payloads now, not at decode time
+    return sgc
+
+
+def build(sgc: SgcFile) -> bytes:
+    """Serialise ``sgc``; the exact inverse of :func:`parse`."""
+    types = [c.type for c in sgc.chunks]
+    if types != sorted(set(types)):
+        raise ValueError("chunks must have distinct types in ascending order")
+    body = Body.build(
+        dict(
+            header=dict(
+                width=sgc.width, height=sgc.height,
+                models=dict(vocab=registry.vocabulary(sgc.vocab).id,
+                            profile=registry.profile(sgc.profile).id),
+                label_grid=sgc.label_grid, color_grid=sgc.color_grid,
+                color_quality=sgc.color_quality,
+            ),
+            label_data=sgc.label_data, color_data=sgc.color_data,
+            chunks=[dict(type=c.type, data=c.data) for c in sgc.chunks],
+        ),
+        body_end=None,
+    )
+    head = SIGNATURE + bytes([VERSION]) + body
+    return head + crc16(head).to_bytes(2, "little")
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def read(source: str | os.PathLike | bytes | BinaryIO) -> SgcFile:
+    """Read an ``.sgc`` file from a path, a binary file object or bytes (header-level, lazy maps)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return parse(bytes(source))
+    if hasattr(source, "read"):
+        data = source.read(MAX_FILE_BYTES + 1)
+    else:
+        with open(source, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    return parse(data)
+
+
+def write(path: str | os.PathLike, sgc: SgcFile | bytes) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, then rename over ``path``."""
+    data = sgc if isinstance(sgc, bytes) else build(sgc)
+    atomic_write_bytes(path, data)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Replace ``path`` by ``data`` so readers see either the old or the new file, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def iter_files(paths: Iterable[str | os.PathLike]) -> Iterable[Path]:
+    """Expand folders into their ``.sgc`` files, sorted; files pass through."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(q for q in p.iterdir() if q.suffix.lower() == EXTENSION)
+        else:
+            yield p

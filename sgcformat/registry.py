@@ -1,0 +1,130 @@
+"""Registries of vocabularies and decoder profiles, with their numeric ids in files.
+
+A file names its vocabulary and decoder profile by a 4-bit id each (spec §4.2).
+These tables are the *allow-list*: a reader maps ids to entries here and nowhere
+else, so a file can never point the decoder at a model of its own choosing.
+The model components of each profile (hub ids, revisions, sampling defaults)
+live in :mod:`sgcformat.models.profiles`; this module stays free of heavy imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+
+import numpy as np
+
+from .errors import InvalidFieldError, VocabularyError
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A list of semantic classes, and how its label PNGs encode them.
+
+    Class ids inside SGC are ``0 .. size-1``. ``png_offset`` and ``png_unlabeled``
+    describe the single-channel label PNGs of the matching dataset: a pixel value
+    ``v`` is class ``v - png_offset``; ``png_unlabeled`` (if any) marks pixels
+    without a label.
+    """
+
+    id: int
+    name: str
+    size: int
+    png_offset: int = 0
+    png_unlabeled: tuple[int, ...] = ()
+    description: str = ""
+
+    @cached_property
+    def class_names(self) -> tuple[str, ...]:
+        text = resources.files("sgcformat").joinpath(f"data/vocab/{self.name}.txt").read_text()
+        names = tuple(line.strip() for line in text.splitlines() if line.strip())
+        assert len(names) == self.size, (self.name, len(names))
+        return names
+
+    def labels_from_png(self, values: np.ndarray) -> np.ndarray:
+        """Map a label PNG's pixel values to class ids; unlabeled pixels become ``-1``.
+
+        Raises :class:`VocabularyError` for values that are neither a class nor unlabeled.
+        """
+        values = np.asarray(values)
+        if values.ndim != 2:
+            raise VocabularyError(f"a label map must be single-channel, got shape {values.shape}")
+        ids = values.astype(np.int32) - self.png_offset
+        unlabeled = np.isin(values, self.png_unlabeled)
+        ids[unlabeled] = -1
+        bad = (~unlabeled) & ((ids < 0) | (ids >= self.size))
+        if bad.any():
+            value = int(values[bad][0])
+            raise VocabularyError(
+                f"label value {value} is not a class of {self.name} "
+                f"(expected {self.png_offset}..{self.png_offset + self.size - 1}"
+                + (f" or unlabeled {list(self.png_unlabeled)})" if self.png_unlabeled else ")")
+            )
+        return ids
+
+
+VOCABULARIES: dict[str, Vocabulary] = {
+    v.name: v
+    for v in (
+        Vocabulary(0, "coco-stuff-182", 182, 0, (255,), "COCO-Stuff ids 1..182 as 0..181"),
+        Vocabulary(1, "ade20k-150", 150, 1, (0,), "ADE20K SceneParse150, 0 = wall"),
+        Vocabulary(2, "cityscapes-34", 34, 0, (), "Cityscapes gtFine labelIds 0..33"),
+        Vocabulary(3, "camvid-11", 11, 0, (11,), "CamVid 11 classes (SegNet order)"),
+        Vocabulary(4, "loveda-7", 7, 1, (0,), "LoveDA land-cover classes"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """A decoder profile as the file format knows it: an id, a name, a vocabulary."""
+
+    id: int
+    name: str
+    vocab: str | None
+    description: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+PROFILES: dict[str, ProfileEntry] = {
+    p.name: p
+    for p in (
+        ProfileEntry(0, "preview", None, "no generative model: decoders show the preview"),
+        ProfileEntry(1, "ldm-semantic-512", "coco-stuff-182", "CompVis LDM semantic synthesis (paper)"),
+        ProfileEntry(2, "sd15-controlnet-seg", "ade20k-150", "Stable Diffusion 1.5 + ControlNet seg"),
+    )
+}
+
+#: The profile a vocabulary gets when the caller names none.
+DEFAULT_PROFILE_FOR_VOCAB = {
+    "coco-stuff-182": "ldm-semantic-512",
+    "ade20k-150": "sd15-controlnet-seg",
+}
+
+
+def vocabulary(name_or_id: str | int) -> Vocabulary:
+    """Look a vocabulary up by name or file id."""
+    for v in VOCABULARIES.values():
+        if name_or_id in (v.name, v.id):
+            return v
+    kind = InvalidFieldError if isinstance(name_or_id, int) else VocabularyError
+    raise kind(f"unknown vocabulary {name_or_id!r} (known: {', '.join(VOCABULARIES)})")
+
+
+def profile(name_or_id: str | int) -> ProfileEntry:
+    """Look a decoder profile up by name or file id."""
+    for p in PROFILES.values():
+        if name_or_id in (p.name, p.id):
+            return p
+    kind = InvalidFieldError if isinstance(name_or_id, int) else ValueError
+    raise kind(f"unknown decoder profile {name_or_id!r} (known: {', '.join(PROFILES)})")
+
+
+def check_pair(profile_name: str, vocab_name: str) -> None:
+    """Raise unless the profile accepts label maps of this vocabulary."""
+    entry = profile(profile_name)
+    if entry.vocab is not None and entry.vocab != vocab_name:
+        raise VocabularyError(
+            f"profile {profile_name} needs vocabulary {entry.vocab}, not {vocab_name}"
+        )
