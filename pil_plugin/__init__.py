@@ -1,0 +1,1 @@
+"""Pillow plugin for .sgc files."""

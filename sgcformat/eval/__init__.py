@@ -1,0 +1,1 @@
+"""Evaluation harness: rate, semantic fidelity and realism against classical codecs."""

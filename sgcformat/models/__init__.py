@@ -1,0 +1,1 @@
+"""Generative decoders and segmenters (torch, diffusers, transformers; imported lazily)."""

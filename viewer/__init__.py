@@ -1,0 +1,1 @@
+"""PyQt6 viewer for .sgc collections."""
