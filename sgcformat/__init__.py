@@ -14,6 +14,7 @@ from .container import EXTENSION, MIME_TYPE, DecodeParams, SgcFile, read, write
 from .errors import (
     BudgetError,
     DecodeCancelled,
+    MapShapeError,
     ModelNotFoundError,
     SgcError,
     SgcFormatError,
@@ -31,6 +32,7 @@ __all__ = [
     "BudgetError",
     "DecodeCancelled",
     "DecodeParams",
+    "MapShapeError",
     "ModelNotFoundError",
     "SgcError",
     "SgcFile",

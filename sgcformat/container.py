@@ -12,7 +12,6 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -162,6 +161,11 @@ class Chunk:
     def critical(self) -> bool:
         return bool(self.type & CRITICAL_BIT)
 
+    @property
+    def encoded_size(self) -> int:
+        """Bytes this chunk takes in a file: type, length varint, payload."""
+        return 1 + len(Length.build(len(self.data))) + len(self.data)
+
 
 @dataclass(frozen=True)
 class DecodeParams:
@@ -279,18 +283,17 @@ class SgcFile:
 
     def chunk_table(self) -> list[dict]:
         """Byte accounting per part of the file, for ``sgc info``."""
-        encoded = build(self)
+        total = len(build(self))
         maps = len(self.label_data) + len(self.color_data)
-        rows = [
-            {"type": "header", "bytes": len(encoded) - maps - 2
-             - sum(1 + len(Length.build(len(c.data))) + len(c.data) for c in self.chunks)},
+        optional = [{"type": chunk_name(c.type), "bytes": c.encoded_size} for c in self.chunks]
+        header = total - maps - 2 - sum(row["bytes"] for row in optional)
+        return [
+            {"type": "header", "bytes": header},
             {"type": "labels", "bytes": len(self.label_data)},
             {"type": "colors", "bytes": len(self.color_data)},
+            *optional,
+            {"type": "crc", "bytes": 2},
         ]
-        rows += [{"type": chunk_name(c.type), "bytes": 1 + len(Length.build(len(c.data)))
-                  + len(c.data)} for c in self.chunks]
-        rows.append({"type": "crc", "bytes": 2})
-        return rows
 
 
 _CHUNK_NAMES = {v: k for k, v in vars(ChunkType).items() if not k.startswith("_")}
@@ -436,12 +439,3 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def iter_files(paths: Iterable[str | os.PathLike]) -> Iterable[Path]:
-    """Expand folders into their ``.sgc`` files, sorted; files pass through."""
-    for p in map(Path, paths):
-        if p.is_dir():
-            yield from sorted(q for q in p.iterdir() if q.suffix.lower() == EXTENSION)
-        else:
-            yield p

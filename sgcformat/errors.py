@@ -67,3 +67,7 @@ class ModelNotFoundError(SgcError, OSError):
 
 class DecodeCancelled(SgcError):
     """A generative decode was cancelled through its ``cancel`` event."""
+
+
+class MapShapeError(SgcError, ValueError):
+    """A label map or grid size does not follow the image's size or aspect ratio."""

@@ -1,0 +1,213 @@
+"""The ``sgc`` command line: ``encode``, ``decode``, ``info``, plus subcommands that other
+parts of the distribution register under the ``sgcformat.cli`` entry-point group
+(``models``, ``eval``, ``view``), so the core never imports them.
+
+Errors print one line on stderr and exit with status 1 (2 for usage errors); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from . import container, registry
+from .errors import SgcError
+
+EXIT_ERROR = 1
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("sizes are positive integers")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sgc", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"sgc {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="encode an image to .sgc")
+    p.add_argument("image", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--labels", type=Path, help="label map PNG in the vocabulary's encoding")
+    p.add_argument("--vocab", choices=sorted(registry.VOCABULARIES))
+    p.add_argument("--profile", choices=sorted(registry.PROFILES))
+    p.add_argument("--label-size", nargs=2, type=_size, metavar=("W", "H"))
+    p.add_argument("--color-size", nargs=2, type=_size, metavar=("W", "H"))
+    p.add_argument("--color-quality", type=int, metavar="Q")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--target-bytes", type=_size, metavar="N")
+    budget.add_argument("--bpp", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="device for the segmentation network")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="decode .sgc to an image")
+    p.add_argument("file", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--preview", action="store_true", help="weight-free preview, not the generative decode")
+    p.add_argument("--seed", type=int, help="default: the file's stored seed, else 0")
+    p.add_argument("--steps", type=_size)
+    p.add_argument("--device", choices=["cuda", "mps", "cpu"])
+    p.add_argument("--batch-seeds", type=_size, default=1, metavar="K",
+                   help="decode K seeds (seed, seed+1, ...) to OUTPUT-seedN.png")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("info", help="describe an .sgc file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    for ep in entry_points(group="sgcformat.cli"):
+        try:
+            add_parser = ep.load()
+        except ImportError:  # that part of the distribution is not installed
+            continue
+        add_parser(sub)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .codec import encode
+
+    sgc = encode(
+        args.image, labels=args.labels, vocab=args.vocab, profile=args.profile,
+        target_bytes=args.target_bytes, bpp=args.bpp, label_size=args.label_size,
+        color_size=args.color_size, color_quality=args.color_quality, seed=args.seed,
+        device=args.device,
+    )
+    data = sgc.to_bytes()
+    container.write(args.output, data)
+    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (sgc.width * sgc.height):.4f} bpp")
+    return 0
+
+
+def save_image_atomic(image, path: Path, **params) -> None:
+    """Save a PIL image so that ``path`` is never left half-written."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=params.pop("format", None) or _format_of(path), **params)
+    container.atomic_write_bytes(path, buffer.getvalue())
+
+
+def _format_of(path: Path) -> str:
+    from PIL import Image
+
+    Image.init()
+    try:
+        return Image.EXTENSION[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(f"cannot tell the image format from {path.name!r}") from None
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    sgc = container.read(args.file)
+    if args.preview:
+        from .preview import render_preview
+
+        save_image_atomic(render_preview(sgc), args.output)
+        return 0
+    from .models import generate_batch
+
+    first = args.seed if args.seed is not None else (sgc.seed or 0)
+    seeds = list(range(first, first + args.batch_seeds))
+    outputs = ([args.output] if len(seeds) == 1 else
+               [args.output.with_name(f"{args.output.stem}-seed{s}{args.output.suffix}")
+                for s in seeds])
+    with _ProgressBar(f"decoding {args.file.name}") as progress:
+        images = generate_batch(sgc, seeds, steps=args.steps, device=args.device,
+                                callback=progress.update)
+    for image, path, seed in zip(images, outputs, seeds, strict=True):
+        save_image_atomic(image, path)
+        print(f"{path} (seed {seed})")
+    return 0
+
+
+class _ProgressBar:
+    """A tqdm bar driven by ``update(step, total)``; silent when tqdm is missing or stderr is no tty."""
+
+    def __init__(self, description: str):
+        self.description, self.bar = description, None
+
+    def update(self, step: int, total: int) -> None:
+        if self.bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, desc=self.description, unit="step", leave=False,
+                            disable=not sys.stderr.isatty())
+        self.bar.update(step - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
+    """The fields ``sgc info --json`` prints (also used by the viewer and the plugin docs)."""
+    return {
+        "width": sgc.width,
+        "height": sgc.height,
+        "vocab": sgc.vocab,
+        "profile": sgc.profile,
+        "seed": sgc.seed,
+        "label_size": list(sgc.label_size),
+        "color_size": list(sgc.color_size),
+        "color_quality": sgc.color_quality,
+        "classes": sgc.class_names,
+        "bytes": nbytes,
+        "bpp": 8 * nbytes / (sgc.width * sgc.height),
+        "chunks": sgc.chunk_table(),
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    data = args.file.read_bytes()
+    info = info_dict(container.parse(data), len(data))
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{args.file}: SGC {info['width']}x{info['height']}, {info['bytes']} bytes, "
+          f"{info['bpp']:.4f} bpp")
+    print(f"  profile {info['profile']}, vocabulary {info['vocab']}, seed {info['seed']}")
+    print(f"  label map {'x'.join(map(str, info['label_size']))}, colour map "
+          f"{'x'.join(map(str, info['color_size']))} at quality {info['color_quality']}")
+    print(f"  classes: {', '.join(info['classes'])}")
+    print("  " + ", ".join(f"{c['type']} {c['bytes']} B" for c in info["chunks"]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("sgc: interrupted", file=sys.stderr)
+        return 130
+    except (SgcError, OSError, ValueError) as exc:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, FileNotFoundError):
+            message = f"no such file: {exc.filename}"
+        print(f"sgc: error: {message.splitlines()[0]}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

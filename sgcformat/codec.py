@@ -1,0 +1,252 @@
+"""The semantic encoder: image (+ label map) → :class:`SgcFile`, with rate control.
+
+Encoding is the extraction of two small maps and their lossless coding; the
+only costly step is segmentation, which runs only when no label map is given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import maps, registry
+from .coding import colors, labels
+from .container import MAX_GRID, SgcFile, build, grid_size
+from .errors import BudgetError, MapShapeError
+
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+
+#: Aspect ratios of image and label map may differ by this much (resizing rounds sizes).
+ASPECT_TOLERANCE = 0.02
+
+
+def to_rgb(image: ImageLike) -> Image.Image:
+    """Any Pillow mode, array or path → 8-bit RGB (16-bit and float data are rescaled, not clipped)."""
+    if isinstance(image, (str, os.PathLike)):
+        with Image.open(image) as im:
+            return to_rgb(im.copy())
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        image = Image.fromarray(np.clip(values * 255.0 / top + 0.5, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert("RGB")
+
+
+def label_ids(label_image: ImageLike, vocab: str) -> np.ndarray:
+    """Class ids (``-1`` = unlabeled) from a label map in the vocabulary's PNG encoding."""
+    if isinstance(label_image, (str, os.PathLike)):
+        with Image.open(label_image) as im:
+            label_image = im.copy()
+    values = np.asarray(label_image)
+    if values.ndim == 3 and values.shape[2] in (1,):
+        values = values[..., 0]
+    return registry.vocabulary(vocab).labels_from_png(values)
+
+
+def check_aspect(image_size: tuple[int, int], map_size: tuple[int, int], what: str) -> None:
+    """Raise :class:`MapShapeError` when a map's aspect ratio disagrees with the image's."""
+    (w, h), (mw, mh) = image_size, map_size
+    if abs((mw * h) / (mh * w) - 1) > ASPECT_TOLERANCE and (mw, mh) != grid_size(max(mw, mh), w, h):
+        raise MapShapeError(
+            f"{what} is {mw}x{mh} but the image is {w}x{h}: aspect ratios differ"
+        )
+
+
+def long_side_of(size: tuple[int, int] | None, image_size: tuple[int, int], what: str) -> int | None:
+    """The stored long side for a requested grid size, which must follow the image's aspect ratio."""
+    if size is None:
+        return None
+    gw, gh = (int(v) for v in size)
+    long_side = max(gw, gh)
+    if not 1 <= long_side <= min(MAX_GRID, max(image_size)):
+        raise MapShapeError(f"{what} {gw}x{gh}: the long side must be 1..{min(MAX_GRID, max(image_size))}")
+    expected = grid_size(long_side, *image_size)
+    if (gw, gh) != expected:
+        raise MapShapeError(
+            f"{what} {gw}x{gh} does not follow the image's aspect ratio; "
+            f"use {expected[0]}x{expected[1]}"
+        )
+    return long_side
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One point of the rate ladder: grid long sides and colour quality."""
+
+    label_grid: int
+    color_grid: int
+    color_quality: int
+
+
+class _Encoder:
+    """Holds the full-resolution inputs and memoises coded maps per grid, for rate control."""
+
+    def __init__(self, rgb: Image.Image, ids: np.ndarray, vocab: str, profile: str):
+        self.rgb, self.ids, self.vocab, self.profile = rgb, ids, vocab, profile
+        self.size = rgb.size
+        self.vocab_size = registry.vocabulary(vocab).size
+        self._labels = cache(self._code_labels)
+        self._colors = cache(self._code_colors)
+
+    def _code_labels(self, long_side: int) -> bytes:
+        grid = maps.label_map(self.ids, grid_size(long_side, *self.size))
+        return labels.encode(grid, self.vocab_size)
+
+    def _code_colors(self, long_side: int, quality: int) -> bytes:
+        grid = maps.color_map(self.rgb, grid_size(long_side, *self.size))
+        return colors.encode(grid, quality)
+
+    def file(self, s: Settings, chunks=()) -> SgcFile:
+        return SgcFile(
+            width=self.size[0], height=self.size[1], vocab=self.vocab, profile=self.profile,
+            label_grid=s.label_grid, color_grid=s.color_grid, color_quality=s.color_quality,
+            label_data=self._labels(s.label_grid),
+            color_data=self._colors(s.color_grid, s.color_quality),
+            chunks=tuple(chunks),
+        )
+
+    def nbytes(self, s: Settings) -> int:
+        return len(build(self.file(s)))
+
+
+def _ladder(image_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """(label, colour) long sides from coarse to fine, cell counts growing by √2 per rung."""
+    limit = min(MAX_GRID, max(image_size))
+    rungs = []
+    for k in range(-20, 13):
+        scale = 2.0 ** (k / 2)
+        pair = tuple(
+            max(1, min(limit, maps.default_long_side(*image_size, round(cells * scale))))
+            for cells in (maps.DEFAULT_LABEL_CELLS, maps.DEFAULT_COLOR_CELLS)
+        )
+        if not rungs or pair != rungs[-1]:
+            rungs.append(pair)
+    return rungs
+
+
+def _fit_budget(enc: _Encoder, budget: int, extra: int) -> Settings:
+    """The finest settings whose file fits ``budget`` bytes (``extra`` = bytes of optional chunks)."""
+    default_q = colors.DEFAULT_QUALITY
+    rungs = _ladder(enc.size)
+
+    def size(s: Settings) -> int:
+        return enc.nbytes(s) + extra
+
+    smallest = Settings(1, 1, 0)
+    if size(smallest) > budget:
+        raise BudgetError(
+            f"{budget} bytes is too small: the smallest encoding of this image takes "
+            f"{size(smallest)} bytes"
+        )
+    # Binary search for the finest rung that fits at the default quality (sizes grow along the ladder).
+    lo, hi = -1, len(rungs) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if size(Settings(*rungs[mid], default_q)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    candidates = [smallest]
+    for rung in rungs[max(lo, 0): lo + 2]:
+        candidates += [Settings(*rung, q) for q in range(colors.QUALITY_LEVELS)]
+    fitting = [s for s in candidates if size(s) <= budget]
+    best = max(fitting, key=lambda s: (size(s), s.label_grid, s.color_quality))
+    # Spend what is left on a finer label grid, one cell row at a time.
+    limit = min(MAX_GRID, max(enc.size))
+    while best.label_grid < limit:
+        finer = Settings(best.label_grid + 1, best.color_grid, best.color_quality)
+        if size(finer) > budget:
+            break
+        best = finer
+    return best
+
+
+def encode(
+    image: ImageLike,
+    *,
+    labels: ImageLike | None = None,
+    vocab: str | None = None,
+    profile: str | None = None,
+    target_bytes: int | None = None,
+    bpp: float | None = None,
+    label_size: tuple[int, int] | None = None,
+    color_size: tuple[int, int] | None = None,
+    color_quality: int | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    chunks: tuple[Any, ...] = (),
+) -> SgcFile:
+    """Encode an image into its semantic representation.
+
+    Args:
+        image: the photo (PIL image of any mode, array, or path).
+        labels: its label map in ``vocab``'s PNG encoding (see :mod:`sgcformat.registry`), at
+            the image's resolution or any resolution with the same aspect ratio. Without it,
+            the profile's segmentation network runs (needs the ``models`` extra and weights).
+        vocab: vocabulary of ``labels``; defaults to the profile's.
+        profile: decoder profile recorded in the file; defaults to the vocabulary's usual one.
+        target_bytes / bpp: byte budget for the whole file; the finest grids and colour quality
+            that fit are chosen (:class:`BudgetError` when even the coarsest does not fit).
+        label_size / color_size: explicit grid sizes (columns, rows); they must follow the
+            image's aspect ratio (:class:`MapShapeError` otherwise).
+        color_quality: colour quantiser index, ``0 .. colors.QUALITY_LEVELS - 1``.
+        seed: seed stored in the file, the default for every later decode.
+        device: device for the segmentation network.
+        chunks: extra :class:`~sgcformat.container.Chunk` objects (EXIF, XMP, ICC, ...).
+    """
+    rgb = to_rgb(image)
+    if profile is None:
+        profile = registry.DEFAULT_PROFILE_FOR_VOCAB.get(vocab, "preview") if vocab else None
+    if labels is None:
+        if profile is None or registry.profile(profile).vocab is None:
+            raise ValueError("without labels, name a profile whose segmenter should run")
+        from .models import segment
+
+        vocab = registry.profile(profile).vocab
+        ids = np.asarray(segment(rgb, profile, device=device), dtype=np.int32)
+    else:
+        if vocab is None:
+            if profile is None or registry.profile(profile).vocab is None:
+                raise ValueError("name the vocabulary of the label map (vocab=...)")
+            vocab = registry.profile(profile).vocab
+        ids = label_ids(labels, vocab)
+    registry.check_pair(profile, vocab)
+    check_aspect(rgb.size, (ids.shape[1], ids.shape[0]), "the label map")
+
+    enc = _Encoder(rgb, ids, vocab, profile)
+    carrier = SgcFile(1, 1, vocab, profile, 1, 1, 0, b"", b"")
+    for chunk in chunks:
+        carrier = carrier.with_chunk(chunk.type, chunk.data)
+    if seed is not None:
+        carrier = carrier.with_seed(seed)
+    extra = sum(c.encoded_size for c in carrier.chunks)
+    if bpp is not None:
+        if target_bytes is not None:
+            raise ValueError("give target_bytes or bpp, not both")
+        target_bytes = int(bpp * rgb.size[0] * rgb.size[1] / 8)
+    if target_bytes is not None:
+        if label_size or color_size or color_quality is not None:
+            raise ValueError("a byte budget chooses grid sizes and quality: do not give them too")
+        settings = _fit_budget(enc, int(target_bytes), extra)
+    else:
+        settings = Settings(
+            long_side_of(label_size, rgb.size, "label size")
+            or maps.default_long_side(*rgb.size, maps.DEFAULT_LABEL_CELLS),
+            long_side_of(color_size, rgb.size, "colour size")
+            or maps.default_long_side(*rgb.size, maps.DEFAULT_COLOR_CELLS),
+            colors.DEFAULT_QUALITY if color_quality is None else int(color_quality),
+        )
+        if not 0 <= settings.color_quality < colors.QUALITY_LEVELS:
+            raise ValueError(f"color_quality must be 0..{colors.QUALITY_LEVELS - 1}")
+    return enc.file(settings, carrier.chunks)
