@@ -47,7 +47,7 @@ __all__ = [
 
 
 def encode(image, **options) -> SgcFile:
-    """Encode an image (PIL image, array or path) to an :class:`SgcFile`. See :func:`sgcformat.codec.encode`."""
+    """Encode an image (PIL image, array or path). See :func:`sgcformat.codec.encode`."""
     from .codec import encode as _encode
 
     return _encode(image, **options)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import io
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -117,13 +118,11 @@ ChunkRecord = cs.Struct(
     "data" / cs.Prefixed(Length, cs.GreedyBytes),
 )
 
-#: Everything between the signature+version and the CRC (spec §4).
-Body = cs.Struct(
+#: Fields 3-7 of the file table (spec §3); chunks (field 8) follow until the CRC.
+Core = cs.Struct(
     "header" / Header,
     "label_data" / cs.Prefixed(Length, cs.GreedyBytes),
     "color_data" / cs.Prefixed(Length, cs.GreedyBytes),
-    "chunks" / cs.RepeatUntil(lambda _obj, _lst, ctx: ctx._io.tell() == ctx._params.body_end,
-                              ChunkRecord),
 )
 
 SeedPayload = CanonicalVarInt(5)
@@ -325,31 +324,54 @@ def parse(data: bytes) -> SgcFile:
     data = bytes(data)
     if len(data) > MAX_FILE_BYTES:
         raise LimitExceededError(f"file is {len(data)} bytes, the limit is {MAX_FILE_BYTES}")
-    if not data.startswith(SIGNATURE[: len(data)]) or not data:
+    if not data or not data.startswith(SIGNATURE[: len(data)]):
         raise BadSignatureError("not an SGC file (bad signature)")
-    if len(data) < len(SIGNATURE) + 1:
+    if len(data) <= len(SIGNATURE):
         raise TruncatedFileError("file ends inside the signature")
     if data[3] != VERSION:
         raise UnsupportedVersionError(f"SGC version {data[3]} is not supported (this reader: 1)")
-    body_end = len(data) - 2
-    if body_end < 4:
-        raise TruncatedFileError("file ends before the header")
+    body_end = max(4, len(data) - 2)
     try:
-        body = Body.parse(data[:body_end][4:], body_end=body_end - 4)
-    except SgcFormatError:
+        core, chunks = _parse_structure(data, body_end)
+        if len(data) < 6 or crc16(data[:body_end]) != int.from_bytes(data[body_end:], "little"):
+            raise ChecksumError("CRC-16 mismatch: the file is corrupt")
+    except (TruncatedFileError, ChecksumError, InvalidFieldError) as exc:
+        end = _valid_prefix_end(data)
+        if end is not None:
+            raise TrailingDataError(f"{len(data) - end} bytes follow the end of the file") from exc
         raise
-    except (cs.StreamError, cs.TerminatedError) as exc:
+    return _validated(core, chunks)
+
+
+def _parse_structure(data: bytes, body_end: int):
+    """Fields 3-8 of ``data[4:body_end]`` (step 4 of the reading order)."""
+    stream = io.BytesIO(data[4:body_end])
+    try:
+        core = Core.parse_stream(stream)
+        chunks = []
+        while stream.tell() < body_end - 4:
+            chunks.append(ChunkRecord.parse_stream(stream))
+    except cs.StreamError as exc:
         raise TruncatedFileError("file ends inside a field or payload it declares") from exc
-    except cs.ConstructError as exc:  # pragma: no cover - grammar has no other failure modes
-        raise SgcFormatError(f"malformed file: {exc}") from exc
-    stored = int.from_bytes(data[body_end:], "little")
-    if crc16(data[:body_end]) != stored:
-        raise ChecksumError("CRC-16 mismatch: the file is corrupt")
-    return _validated(body)
+    return core, chunks
 
 
-def _validated(body) -> SgcFile:
-    h = body.header
+def _valid_prefix_end(data: bytes) -> int | None:
+    """End of a structurally complete, CRC-correct file that is a proper prefix of ``data``."""
+    stream = io.BytesIO(data[4:])
+    try:
+        Core.parse_stream(stream)
+        while True:
+            end = 4 + stream.tell()
+            if end + 2 < len(data) and crc16(data[:end]) == int.from_bytes(data[end:end + 2], "little"):
+                return end + 2
+            ChunkRecord.parse_stream(stream)
+    except (cs.StreamError, InvalidFieldError):
+        return None
+
+
+def _validated(core, records) -> SgcFile:
+    h = core.header
     for name in ("width", "height"):
         if not 1 <= h[name] <= MAX_DIMENSION:
             raise InvalidFieldError(f"{name} {h[name]} outside 1..{MAX_DIMENSION}")
@@ -366,7 +388,7 @@ def _validated(body) -> SgcFile:
         raise InvalidFieldError(f"color_quality {h.color_quality} >= {QUALITY_LEVELS}")
     previous = -1
     chunks = []
-    for c in body.chunks:
+    for c in records:
         if c.type <= previous:
             raise InvalidFieldError("chunks must appear in strictly ascending type order")
         previous = c.type
@@ -376,7 +398,7 @@ def _validated(body) -> SgcFile:
     sgc = SgcFile(
         width=h.width, height=h.height, vocab=vocab.name, profile=profile.name,
         label_grid=h.label_grid, color_grid=h.color_grid, color_quality=h.color_quality,
-        label_data=body.label_data, color_data=body.color_data, chunks=tuple(chunks),
+        label_data=core.label_data, color_data=core.color_data, chunks=tuple(chunks),
     )
     sgc.seed, sgc.params  # noqa: B018 - validate known chunk payloads now, not at decode time
     return sgc
@@ -387,20 +409,16 @@ def build(sgc: SgcFile) -> bytes:
     types = [c.type for c in sgc.chunks]
     if types != sorted(set(types)):
         raise ValueError("chunks must have distinct types in ascending order")
-    body = Body.build(
-        dict(
-            header=dict(
-                width=sgc.width, height=sgc.height,
-                models=dict(vocab=registry.vocabulary(sgc.vocab).id,
-                            profile=registry.profile(sgc.profile).id),
-                label_grid=sgc.label_grid, color_grid=sgc.color_grid,
-                color_quality=sgc.color_quality,
-            ),
-            label_data=sgc.label_data, color_data=sgc.color_data,
-            chunks=[dict(type=c.type, data=c.data) for c in sgc.chunks],
+    body = Core.build(dict(
+        header=dict(
+            width=sgc.width, height=sgc.height,
+            models=dict(vocab=registry.vocabulary(sgc.vocab).id,
+                        profile=registry.profile(sgc.profile).id),
+            label_grid=sgc.label_grid, color_grid=sgc.color_grid,
+            color_quality=sgc.color_quality,
         ),
-        body_end=None,
-    )
+        label_data=sgc.label_data, color_data=sgc.color_data,
+    )) + b"".join(ChunkRecord.build(dict(type=c.type, data=c.data)) for c in sgc.chunks)
     head = SIGNATURE + bytes([VERSION]) + body
     return head + crc16(head).to_bytes(2, "little")
 
