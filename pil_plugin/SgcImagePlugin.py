@@ -1,0 +1,375 @@
+"""Pillow driver for ``.sgc`` files (semantic generative compression).
+
+Modelled on Pillow's own plugins: :class:`SgcImageFile` identifies and validates
+the file in ``_open`` without decoding anything, and the costly generative decode
+happens in :meth:`SgcImageFile.load`. Importing this module registers the format.
+
+Design choices (documented for users in ``docs/pillow.md``):
+
+- An ``.sgc`` file is a few hundred bytes, and its CRC covers all of them, so
+  ``_open`` reads the whole file (capped at the format's 16 MiB limit) and
+  validates it with :func:`sgcformat.container.parse`. Every problem found there
+  raises ``SyntaxError`` (Pillow turns it into ``UnidentifiedImageError``), except
+  a truncated body behind a valid header: that opens, and ``load()`` raises
+  ``OSError`` unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set — Pillow's rule.
+- Frames are samples, not animation: frame *k* is decoded with seed
+  ``(base + k) mod 2**32`` where *base* is the ``seed`` decoder option, else the
+  file's stored seed, else 0 (the spec's default). Generative files have
+  :data:`N_FRAMES` frames; files of profile ``preview`` have one.
+- ``draft()`` switches to the weight-free preview, at a reduced size when asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable
+from typing import IO, Any
+
+from PIL import Image, ImageFile
+
+import sgcformat
+from sgcformat import registry
+from sgcformat.container import (
+    EXTENSION,
+    MAX_FILE_BYTES,
+    MIME_TYPE,
+    SIGNATURE,
+    VERSION,
+    ChunkType,
+    Core,
+    DecodeParams,
+    Header,
+    SgcFile,
+    build,
+    parse,
+)
+from sgcformat.errors import SgcFormatError, TruncatedFileError
+
+#: Frames (alternative samples) of a file whose profile is generative.
+N_FRAMES = 8
+
+#: Profile whose segmenter runs when ``save()`` gets neither ``labels`` nor ``profile``/``vocab``.
+DEFAULT_SAVE_PROFILE = "ldm-semantic-512"
+
+#: Options ``register_sgc_opener()`` accepts as defaults for every image opened afterwards.
+DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "profile", "use_cache")
+
+#: Options ``SgcImageFile.decoder_options()`` accepts for one image.
+IMAGE_OPTIONS = (*DEFAULT_OPTIONS, "seed", "callback", "cancel")
+
+#: Keyword arguments ``Image.save(..., format="SGC")`` accepts.
+SAVE_OPTIONS = frozenset({
+    "labels", "vocab", "profile", "target_bytes", "bpp", "label_size", "color_size",
+    "color_quality", "seed", "device", "exif", "xmp", "icc_profile",
+})
+
+_SEED_MODULUS = 2**32
+
+_defaults: dict[str, Any] = {}
+
+
+def _accept(prefix: bytes) -> bool | str:
+    if not prefix.startswith(SIGNATURE):
+        return False
+    if len(prefix) > len(SIGNATURE) and prefix[len(SIGNATURE)] != VERSION:
+        return f"SGC version {prefix[len(SIGNATURE)]} is not supported (this reader: {VERSION})"
+    return True
+
+
+def _check_options(options: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Validate decoder options now, so a typo fails where it was made and not at ``load()``."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown SGC decoder option(s) {unknown}; known: {list(allowed)}")
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "seed": (lambda v: _is_int(v) and 0 <= v < _SEED_MODULUS, "an integer in 0..2**32-1"),
+        "steps": (lambda v: _is_int(v) and 1 <= v <= 65535, "an integer in 1..65535"),
+        # Ranges of the PARAMS chunk fields the values travel in (spec §5).
+        "strength": (lambda v: _is_number(v) and 0.01 <= v <= 1, "a number in 0.01..1"),
+        "guidance_scale": (lambda v: _is_number(v) and 0.1 <= v <= 25.5, "a number in 0.1..25.5"),
+        "profile": (lambda v: v in registry.PROFILES, f"one of {sorted(registry.PROFILES)}"),
+        "use_cache": (lambda v: isinstance(v, bool), "True or False"),
+        "callback": (callable, "a callable(step, total)"),
+        "cancel": (lambda v: callable(getattr(v, "is_set", None)), "a threading.Event"),
+    }
+    for name, value in options.items():
+        if value is None or name not in checks:
+            continue
+        ok, expected = checks[name]
+        if not ok(value):
+            raise ValueError(f"SGC decoder option {name}={value!r}: expected {expected}")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _header_only(data: bytes) -> tuple[SgcFile, bool]:
+    """The header of a truncated file, validated by the container's own rules.
+
+    Returns the file with whatever maps survived and whether both maps are
+    complete. Raises ``SyntaxError`` when the header itself is cut or invalid.
+    """
+    stream = io.BytesIO(data[len(SIGNATURE) + 1:])
+    try:
+        header = Header.parse_stream(stream)
+        stream.seek(0)
+        try:
+            core = Core.parse_stream(stream)
+            maps, complete = (core.label_data, core.color_data), True
+        except Exception:  # construct raises several classes for a cut stream
+            maps, complete = (b"", b""), False
+        sgc = SgcFile(
+            width=header.width, height=header.height,
+            vocab=registry.vocabulary(header.models.vocab).name,
+            profile=registry.profile(header.models.profile).name,
+            label_grid=header.label_grid, color_grid=header.color_grid,
+            color_quality=header.color_quality, label_data=maps[0], color_data=maps[1],
+        )
+        # Re-serialising and parsing applies every header rule of the spec, with no copy of them here.
+        return parse(build(sgc)), complete
+    except SgcFormatError as exc:
+        raise SyntaxError(f"truncated SGC file with an invalid header: {exc}") from exc
+    except Exception as exc:
+        raise SyntaxError("SGC file truncated inside its header") from exc
+
+
+class SgcImageFile(ImageFile.ImageFile):
+    """An ``.sgc`` file as a Pillow image: lazy open, generative decode on ``load()``."""
+
+    format = "SGC"
+    format_description = "Semantic generative compression"
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        data = self.fp.read(MAX_FILE_BYTES + 1)
+        self._problem: SgcFormatError | None = None
+        self._maps_complete = True
+        try:
+            sgc = parse(data)
+        except TruncatedFileError as exc:
+            sgc, self._maps_complete = _header_only(data)
+            self._problem = exc
+        except SgcFormatError as exc:
+            raise SyntaxError(str(exc)) from exc
+
+        self._sgc = sgc
+        self._size = sgc.size
+        self._mode = "RGB"
+        self._frame = 0
+        self._drafted = False
+        self._options = dict(_defaults)
+        self.n_frames = 1 if sgc.profile == "preview" else N_FRAMES
+        self.is_animated = False
+        self.info.update(
+            profile=sgc.profile,
+            vocab=sgc.vocab,
+            label_size=sgc.label_size,
+            color_size=sgc.color_size,
+            color_quality=sgc.color_quality,
+            bpp=len(data) * 8 / (sgc.width * sgc.height),
+        )
+        for key, type_ in (("exif", ChunkType.EXIF), ("xmp", ChunkType.XMP),
+                           ("icc_profile", ChunkType.ICC)):
+            if (chunk := sgc.chunk(type_)) is not None:
+                self.info[key] = chunk.data
+        self._reset_tile()
+
+    # -- public API beyond Pillow's ------------------------------------------------------
+
+    @property
+    def sgc(self) -> SgcFile:
+        """The parsed file (header fields, coded maps, chunks)."""
+        return self._sgc
+
+    @property
+    def seed(self) -> int:
+        """Seed of the current frame: ``(base + tell()) mod 2**32`` (see the module docstring)."""
+        base = self._options.get("seed", self._sgc.seed or 0)
+        return (base + self._frame) % _SEED_MODULUS
+
+    def decoder_options(self, **options: Any) -> dict[str, Any]:
+        """Set options for the decodes still to come; return the options in effect.
+
+        Accepted: ``seed`` (frame 0's seed), ``steps``, ``strength``, ``guidance_scale``,
+        ``device``, ``profile`` (decode with another profile, e.g. ``"preview"``),
+        ``use_cache``, ``callback(step, total)``, ``cancel`` (a ``threading.Event``).
+        ``None`` restores the default of an option. Raises ``ValueError`` for unknown
+        options or values, and once the current frame is loaded (``seek()`` first).
+        """
+        if options:
+            if not self.tile:
+                raise ValueError("set decoder options before load(); seek() to decode a frame again")
+            checked = _check_options(options, IMAGE_OPTIONS)
+            if "profile" in checked:
+                registry.check_pair(checked["profile"], self._sgc.vocab)
+            for name, value in options.items():
+                if value is None:
+                    self._options.pop(name, None)
+                    if name in _defaults:
+                        self._options[name] = _defaults[name]
+            self._options.update(checked)
+            self.info["seed"] = self.seed
+        return dict(self._options)
+
+    # -- Pillow protocol -----------------------------------------------------------------
+
+    def seek(self, frame: int) -> None:
+        if not self._seek_check(frame):
+            return
+        self._frame = frame
+        self._reset_tile()
+
+    def tell(self) -> int:
+        return self._frame
+
+    def draft(
+        self, mode: str | None, size: tuple[int, int] | None
+    ) -> tuple[str, tuple[int, int, int, int]] | None:
+        """Switch to the weight-free preview, at the smallest size covering ``size``.
+
+        The result keeps the aspect ratio and is never larger than the declared
+        size; the mode stays RGB. No effect once loaded, as for JPEG.
+        """
+        if not self.tile:
+            return None
+        width, height = self._sgc.size
+        if size is not None:
+            rw, rh = (int(v) for v in size)
+            if rw < 1 or rh < 1:
+                raise ValueError(f"draft size must be positive, got {size}")
+            if rw * height >= rh * width:  # the width constrains the scale
+                new = (rw, -(-height * rw // width))
+            else:
+                new = (-(-width * rh // height), rh)
+            if new[0] < width and new[1] < height:
+                width, height = new
+        self._drafted = True
+        self._size = (width, height)
+        self._reset_tile()
+        return "RGB", (0, 0, width, height)
+
+    def load(self) -> Image.core.PixelAccess | None:
+        if self.tile:
+            image = self._render()
+            if image.size != self.size:
+                raise OSError(f"SGC decoder returned {image.size}, expected {self.size}")
+            self.im = image.convert("RGB").im
+            self.tile = []
+            self.readonly = 0
+            if self._exclusive_fp and self.fp:
+                self.fp.close()
+            self.fp = None
+        return Image.Image.load(self)
+
+    def load_seek(self, pos: int) -> None:
+        """Nothing to seek: the whole file was read by ``_open``."""
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _reset_tile(self) -> None:
+        self.info["seed"] = self.seed
+        self.tile = [ImageFile._Tile("sgc", (0, 0, *self.size), 0, None)]
+
+    def _render(self) -> Image.Image:
+        sgc = self._sgc
+        if self._problem is not None:
+            if not ImageFile.LOAD_TRUNCATED_IMAGES:
+                raise OSError(f"image file is truncated: {self._problem}")
+            if not self._maps_complete:
+                return Image.new("RGB", self.size)  # nothing to paint: black, as Pillow leaves cut data
+        try:
+            sgc.label_map  # noqa: B018 - decode both maps now, so bitstream errors are OSErrors
+            sgc.color_map  # noqa: B018
+        except SgcFormatError as exc:
+            raise OSError(f"broken data stream when reading SGC file: {exc}") from exc
+        options = self._options
+        profile = options.get("profile", sgc.profile)
+        if self._drafted or profile == "preview":
+            return sgcformat.preview(sgc, self.size)
+        registry.check_pair(profile, sgc.vocab)
+        sgc = dataclasses.replace(sgc, profile=profile)
+        params = DecodeParams(
+            steps=options.get("steps", sgc.params.steps),
+            strength=options.get("strength", sgc.params.strength),
+            guidance_scale=options.get("guidance_scale", sgc.params.guidance_scale),
+        )
+        sgc = sgc.with_params(params)
+        try:
+            from sgcformat.models import generate
+        except ImportError as exc:
+            raise OSError(
+                f"decoding profile {profile} needs the model extra: pip install 'sgcformat[models]' "
+                f"({exc})"
+            ) from exc
+        return generate(
+            sgc, seed=self.seed, steps=params.steps, device=options.get("device"),
+            callback=options.get("callback"), cancel=options.get("cancel"),
+            use_cache=options.get("use_cache", True),
+        )
+
+
+def _metadata_chunks(im: Image.Image, options: dict[str, Any]) -> tuple[Any, ...]:
+    """EXIF/XMP/ICC chunks, only for the keys asked for: ``True`` copies the image's own."""
+    from sgcformat.container import Chunk
+
+    chunks = []
+    for key, type_ in (("exif", ChunkType.EXIF), ("xmp", ChunkType.XMP),
+                       ("icc_profile", ChunkType.ICC)):
+        value = options.pop(key, None)
+        if value is True:
+            value = im.info.get(key)
+            if key == "exif" and value is None and len(exif := im.getexif()):
+                value = exif
+        if value is None or value is False:
+            continue
+        if isinstance(value, Image.Exif):
+            value = value.tobytes()
+        if isinstance(value, str):
+            value = value.encode()
+        if not isinstance(value, (bytes, bytearray)):
+            raise ValueError(f"SGC save option {key}= takes bytes or True, not {type(value).__name__}")
+        value = bytes(value)
+        if key == "exif" and value.startswith(b"Exif\x00\x00"):
+            value = value[6:]  # the chunk holds raw Exif from the TIFF header on (spec §5)
+        chunks.append(Chunk(type_, value))
+    return tuple(chunks)
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    options = dict(im.encoderinfo)
+    unknown = sorted(set(options) - SAVE_OPTIONS)
+    if unknown:
+        raise ValueError(f"unsupported SGC save option(s) {unknown}; known: {sorted(SAVE_OPTIONS)}")
+    chunks = _metadata_chunks(im, options)
+    options = {k: v for k, v in options.items() if v is not None}
+    if not {"labels", "vocab", "profile"} & options.keys():
+        options["profile"] = DEFAULT_SAVE_PROFILE
+    sgc = sgcformat.encode(im, chunks=chunks, **options)
+    fp.write(sgc.to_bytes())
+
+
+def register_sgc_opener(**defaults: Any) -> None:
+    """Register the SGC format with Pillow; ``defaults`` apply to every image opened afterwards.
+
+    Like pillow-heif's ``register_heif_opener``. Accepted defaults: ``device``, ``steps``,
+    ``strength``, ``guidance_scale``, ``profile`` (e.g. ``"preview"`` to never load a model),
+    ``use_cache``. Each call replaces the previous defaults; call it with none to reset.
+    """
+    global _defaults
+    _defaults = _check_options(defaults, DEFAULT_OPTIONS)
+    Image.register_open(SgcImageFile.format, SgcImageFile, _accept)
+    Image.register_save(SgcImageFile.format, _save)
+    Image.register_extension(SgcImageFile.format, EXTENSION)
+    Image.register_mime(SgcImageFile.format, MIME_TYPE)
+
+
+register_sgc_opener()
+
+__all__ = ["N_FRAMES", "SgcImageFile", "register_sgc_opener"]
