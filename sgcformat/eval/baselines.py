@@ -114,7 +114,7 @@ def _jpeg_xl() -> Codec | None:
     except ImportError:
         return None
     encode, decode = _pillow_codec("JXL", effort=7)
-    return Codec("JPEG XL", encode, decode, 0, 100)
+    return Codec("JPEG XL", encode, decode, 0, 99)  # 100 switches the plugin to lossless
 
 
 YUV_MATRIX = np.array(  # BT.709 full range, the default of vvenc's --matrix-coefficients
@@ -181,7 +181,7 @@ def available_codecs() -> list[Codec]:
     """The classical codecs this machine can run, the paper's anchor (VVC) first."""
     codecs: list[Codec | None] = [_vvc()]
     if features.check("avif"):
-        codecs.append(Codec("AVIF", *_pillow_codec("AVIF", speed=4), 0, 100))
+        codecs.append(Codec("AVIF", *_pillow_codec("AVIF", speed=6), 0, 100))
     codecs.append(_jpeg_xl())
     if features.check_codec("jpg_2000"):
         codecs.append(_jpeg2000())

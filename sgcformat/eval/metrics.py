@@ -289,14 +289,17 @@ class LearnedMetrics:
         return score
 
     def _load_clip(self) -> Callable:
-        how = (
-            f"download {self.clip_model} into the Hugging Face cache "
-            "(`hf download openai/clip-vit-large-patch14`) or pass --clip-model DIR"
-        )
+        how = (f"`hf download {CLIP_MODEL}` once with network access, "
+               "or pass --clip-model with a folder saved by CLIPModel.save_pretrained")
         if not (_module_available("torch") and _module_available("transformers")):
             raise _MetricUnavailable("torch/transformers are not installed", "pip install sgcformat[models]")
         import torch
-        from transformers import CLIPImageProcessor, CLIPModel
+        from transformers import CLIPModel
+
+        try:  # transformers ≥ 5: the Pillow processor works without torchvision
+            from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+        except ImportError:
+            from transformers import CLIPImageProcessor
 
         try:
             model = CLIPModel.from_pretrained(self.clip_model, local_files_only=True)
