@@ -1,0 +1,151 @@
+"""Lossy coding of colour maps with an integer-exact decoder (spec/sgc-coding.md §4).
+
+The map is carried in YCoCg (the reversible integer variant, YCoCg-R), each
+plane quantised with a uniform step from :data:`STEPS` (index = quality), then
+coded losslessly in the quantised domain: MED prediction from causal neighbours
+and context-adaptive binary coding of the residuals. The decoder only adds,
+multiplies and shifts integers, so every machine reconstructs the same bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BitstreamError
+from .rangecoder import Decoder, Encoder, contexts, decode_bypass, encode_bypass
+
+#: Quantiser steps (luma, chroma) per quality level, coarse to fine. Chroma planes
+#: (Co, Cg) have twice luma's range, hence the larger steps.
+STEPS: tuple[tuple[int, int], ...] = (
+    (64, 128), (48, 96), (36, 72), (28, 56), (22, 44), (17, 34), (13, 26), (10, 20),
+    (8, 16), (6, 12), (4, 8), (3, 6), (2, 4), (1, 2),
+)
+QUALITY_LEVELS = len(STEPS)
+DEFAULT_QUALITY = 4
+
+_PLANES = 3
+_ACTIVITY_CLASSES = 4
+_MAG_UNARY = 8      # magnitudes 1..8 in context-coded unary bins
+_ESCAPE_BITS = 4    # then an Exp-Golomb suffix in equiprobable bits, at most 2·4+... bits
+
+
+def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
+    """Code an RGB colour map (rows, cols, 3) uint8 at ``quality`` (0 = coarsest)."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0 or rgb.dtype != np.uint8:
+        raise ValueError(f"a colour map must be non-empty (rows, cols, 3) uint8, got {rgb.dtype} "
+                         f"{rgb.shape}")
+    steps = _steps(quality)
+    planes = _quantise(rgb.astype(np.int64), steps)
+    enc = Encoder()
+    _code_planes([p.tolist() for p in planes], rgb.shape[0], rgb.shape[1], enc)
+    return enc.finish()
+
+
+def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY) -> np.ndarray:
+    """Decode a colour map of ``height`` rows × ``width`` columns; raises BitstreamError."""
+    if width < 1 or height < 1:
+        raise BitstreamError(f"colour map size {width}x{height} is empty")
+    steps = _steps(quality)
+    dec = Decoder(data)
+    planes = [[[0] * width for _ in range(height)] for _ in range(_PLANES)]
+    _code_planes(planes, height, width, dec)
+    dec.finish()
+    return _reconstruct(np.asarray(planes, dtype=np.int64), steps)
+
+
+def _steps(quality: int) -> tuple[int, int]:
+    if not 0 <= quality < QUALITY_LEVELS:
+        raise BitstreamError(f"colour quality {quality} is not 0..{QUALITY_LEVELS - 1}")
+    return STEPS[quality]
+
+
+def _quantise(rgb: np.ndarray, steps: tuple[int, int]) -> list[np.ndarray]:
+    """Quantised Y, Co, Cg planes (rounded to nearest on the YCoCg-R values)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    co = r - b
+    t = b + (co >> 1)
+    cg = g - t
+    y = t + (cg >> 1)
+    return [_round_div(y, steps[0]), _round_div(co, steps[1]), _round_div(cg, steps[1])]
+
+
+def _round_div(v: np.ndarray, step: int) -> np.ndarray:
+    """Nearest integer to v / step, halves away from zero."""
+    return np.sign(v) * ((np.abs(v) + step // 2) // step)
+
+
+def _reconstruct(planes: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
+    """Integer inverse: dequantise, inverse YCoCg-R, clip to 0..255."""
+    y = planes[0] * steps[0]
+    co = planes[1] * steps[1]
+    cg = planes[2] * steps[1]
+    t = y - (cg >> 1)
+    g = cg + t
+    b = t - (co >> 1)
+    r = b + co
+    return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+
+
+def _code_planes(planes: list, rows: int, cols: int, coder) -> None:
+    """Encode (Encoder) or decode in place (Decoder) the quantised planes, plane by plane."""
+    encoding = isinstance(coder, Encoder)
+    zero = contexts(_PLANES * _ACTIVITY_CLASSES)
+    sign = contexts(_PLANES * 3)
+    mag = contexts(_PLANES * _ACTIVITY_CLASSES * _MAG_UNARY)
+    for plane_index, plane in enumerate(planes):
+        for y in range(rows):
+            row = plane[y]
+            up = plane[y - 1] if y else None
+            for x in range(cols):
+                # MED (LOCO-I) prediction; missing neighbours copy the available one, 0 at (0, 0).
+                if up is None:
+                    pred = row[x - 1] if x else 0
+                    act = 0
+                elif not x:
+                    pred = up[0]
+                    act = abs(up[0] - up[1]) if cols > 1 else 0
+                else:
+                    a, b, c = row[x - 1], up[x], up[x - 1]
+                    pred = min(a, b) if c >= max(a, b) else max(a, b) if c <= min(a, b) else a + b - c
+                    act = abs(a - c) + abs(b - c)
+                act_class = min(act, _ACTIVITY_CLASSES - 1)
+                ctx = plane_index * _ACTIVITY_CLASSES + act_class
+                if encoding:
+                    res = row[x] - pred
+                    coder.bit(zero, ctx, res != 0)
+                    if res:
+                        _encode_magnitude(coder, mag, ctx * _MAG_UNARY, abs(res))
+                        coder.bit(sign, plane_index, res < 0)
+                else:
+                    res = 0
+                    if coder.bit(zero, ctx):
+                        res = _decode_magnitude(coder, mag, ctx * _MAG_UNARY)
+                        if coder.bit(sign, plane_index):
+                            res = -res
+                    row[x] = pred + res
+
+
+def _encode_magnitude(enc: Encoder, probs: list[int], base: int, m: int) -> None:
+    """m >= 1: unary over 1.._MAG_UNARY with context per bin, then Exp-Golomb escape."""
+    for i in range(1, _MAG_UNARY + 1):
+        if m == i:
+            enc.bit(probs, base + i - 1, 0)
+            return
+        enc.bit(probs, base + i - 1, 1)
+    value = m - _MAG_UNARY  # >= 1
+    n = value.bit_length() - 1
+    encode_bypass(enc, n + 1, (1 << (n + 1)) - 2)
+    encode_bypass(enc, n, value - (1 << n))
+
+
+def _decode_magnitude(dec: Decoder, probs: list[int], base: int) -> int:
+    for i in range(1, _MAG_UNARY + 1):
+        if not dec.bit(probs, base + i - 1):
+            return i
+    n = 0
+    while decode_bypass(dec, 1):
+        n += 1
+        if n > 10:
+            raise BitstreamError("colour residual escape is too long")
+    return _MAG_UNARY + (1 << n) + decode_bypass(dec, n)

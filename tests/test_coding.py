@@ -1,0 +1,238 @@
+"""Label and colour map coding: round trips, canonical payloads, bad input."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sgcformat.coding import colors, labels, rangecoder
+from sgcformat.errors import BitstreamError, VocabularyError
+from sgcformat.registry import VOCABULARIES
+
+VOCAB_SIZES = sorted({v.size for v in VOCABULARIES.values()} | {1, 2, 65535})
+
+
+# --- range coder ----------------------------------------------------------------------------
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.booleans()), max_size=400))
+def test_range_coder_round_trip(events):
+    enc = rangecoder.Encoder()
+    probs = rangecoder.contexts(8)
+    for ctx, bit in events:
+        enc.bit(probs, ctx, bit)
+    data = enc.finish()
+    assert not data.endswith(b"\x00")
+    dec = rangecoder.Decoder(data)
+    probs = rangecoder.contexts(8)
+    assert [dec.bit(probs, ctx) for ctx, _ in events] == [int(b) for _, b in events]
+    dec.finish()
+
+
+def test_range_coder_flush_is_minimal():
+    # A run of very likely bits costs far less than a byte each; the flush adds at most one byte
+    # beyond the information content.
+    enc = rangecoder.Encoder()
+    probs = rangecoder.contexts(1)
+    for _ in range(200):
+        enc.bit(probs, 0, 0)
+    assert len(enc.finish()) <= 1
+    assert rangecoder.Encoder().finish() == b""
+
+
+def test_range_coder_carry_propagation():
+    # Bits coded with p(0) = 1/2048 push `low` up on every 1: carries must ripple into 0xFF runs.
+    rng = random.Random(1)
+    bits = [rng.random() < 0.999 for _ in range(5000)]
+    enc = rangecoder.Encoder()
+    for b in bits:
+        enc.fixed(1, b)
+    data = enc.finish()
+    dec = rangecoder.Decoder(data)
+    assert [dec.fixed(1) for _ in bits] == [int(b) for b in bits]
+
+
+def test_decoder_rejects_non_canonical_payloads():
+    enc = rangecoder.Encoder()
+    probs = rangecoder.contexts(1)
+    for bit in (1, 0, 1, 1, 0, 0, 1):
+        enc.bit(probs, 0, bit)
+    data = enc.finish()
+    for bad in (data + b"\x00", data + b"\x01" * 5):
+        dec = rangecoder.Decoder(bad)
+        probs = rangecoder.contexts(1)
+        for _ in range(7):
+            dec.bit(probs, 0)
+        with pytest.raises(BitstreamError):
+            dec.finish()
+    with pytest.raises(BitstreamError):
+        rangecoder.Decoder(b"\xff\xff\xff\xff")
+
+
+# --- label maps -----------------------------------------------------------------------------
+
+
+@st.composite
+def label_maps(draw):
+    vocab = draw(st.sampled_from(VOCAB_SIZES))
+    rows, cols = draw(st.integers(1, 64)), draw(st.integers(1, 64))
+    n_classes = draw(st.integers(1, min(vocab, 40)))
+    classes = draw(st.lists(st.integers(0, vocab - 1), min_size=n_classes, max_size=n_classes,
+                            unique=True))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if draw(st.booleans()):  # blocky regions, like real maps
+        coarse = rng.choice(classes, size=(max(1, rows // 8), max(1, cols // 8)))
+        ids = np.kron(coarse, np.ones((8, 8), dtype=np.int64))[:rows, :cols]
+        ids = np.pad(ids, ((0, rows - ids.shape[0]), (0, cols - ids.shape[1])), mode="edge")
+    else:
+        ids = rng.choice(classes, size=(rows, cols))
+    return ids.astype(np.uint16), vocab
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(label_maps())
+def test_label_round_trip(case):
+    ids, vocab = case
+    data = labels.encode(ids, vocab)
+    back = labels.decode(data, ids.shape[1], ids.shape[0], vocab)
+    assert back.dtype == np.uint16 and back.shape == ids.shape
+    np.testing.assert_array_equal(back, ids)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (2, 2)])
+@pytest.mark.parametrize("vocab", [1, 11, 182])
+def test_label_round_trip_edge_shapes(shape, vocab):
+    ids = (np.arange(np.prod(shape)).reshape(shape) * 7 % vocab).astype(np.uint16)
+    data = labels.encode(ids, vocab)
+    np.testing.assert_array_equal(labels.decode(data, shape[1], shape[0], vocab), ids)
+
+
+def test_uniform_map_is_tiny_and_class_set_is_cheap():
+    ids = np.full((32, 32), 17, dtype=np.uint16)
+    # One class out of 182: about log2(182) + 1 bits for the set, nothing for the cells.
+    assert len(labels.encode(ids, 182)) <= 2
+    regions = np.zeros((32, 32), dtype=np.uint16)
+    regions[:, 16:] = 5
+    regions[20:, :] = 120
+    assert len(labels.encode(regions, 182)) < 20
+
+
+def test_label_encode_rejects_ids_outside_vocab():
+    with pytest.raises(VocabularyError):
+        labels.encode(np.array([[0, 11]], dtype=np.uint16), 11)
+    with pytest.raises(VocabularyError):
+        labels.encode(np.array([[-1, 0]]), 11)
+    with pytest.raises(VocabularyError):
+        labels.encode(np.zeros((2, 2), dtype=np.uint8), 0)
+
+
+def test_class_set_beyond_vocab_raises():
+    # A payload written for a 182-class vocabulary names class 150..181 ids: reading it
+    # as an 11-class vocabulary must not produce ids >= 11.
+    ids = np.array([[3, 170], [170, 181]], dtype=np.uint16)
+    data = labels.encode(ids, 182)
+    try:
+        back = labels.decode(data, 2, 2, 11)
+    except BitstreamError:
+        return
+    assert back.max() < 11
+
+
+def test_class_count_larger_than_vocab_raises():
+    # Hand-built class set: Exp-Golomb of k = 4 for a 3-class vocabulary.
+    enc = rangecoder.Encoder()
+    rangecoder.encode_bypass(enc, 3, 0b110)
+    rangecoder.encode_bypass(enc, 2, 0)
+    with pytest.raises(BitstreamError, match="classes present"):
+        labels.decode(enc.finish(), 4, 4, 3)
+
+
+def _decode_garbage(decode, payloads):
+    worst = 0.0
+    for data in payloads:
+        start = time.perf_counter()
+        try:
+            out = decode(data)
+        except BitstreamError:
+            pass
+        else:
+            assert out is not None
+        worst = max(worst, time.perf_counter() - start)
+    return worst
+
+
+def test_label_garbage_and_truncation_terminate():
+    rng = random.Random(7)
+    ids = np.random.default_rng(3).integers(0, 9, size=(32, 32)).astype(np.uint16)
+    data = labels.encode(ids, 182)
+    payloads = [data[:n] for n in range(len(data))]
+    payloads += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))) for _ in range(60)]
+    payloads += [b"\xff" * 4000, b"\x00" * 10]
+    for vocab in (7, 182, 65535):
+        _decode_garbage(lambda d, v=vocab: labels.decode(d, 32, 32, v), payloads)
+    # Large grids and vocabularies stay bounded too: each cell costs at most a few dozen bins.
+    _decode_garbage(lambda d: labels.decode(d, 255, 255, 65535), [b"\x7f" * 3000])
+
+
+# --- colour maps ----------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, colors.QUALITY_LEVELS - 1),
+       st.integers(0, 2**32 - 1), st.booleans())
+def test_color_round_trip_is_deterministic_and_bounded(rows, cols, quality, seed, smooth):
+    rng = np.random.default_rng(seed)
+    if smooth:
+        yy, xx = np.mgrid[0:rows, 0:cols]
+        base = rng.integers(0, 256, 3) + np.stack([yy * 3, xx * 2, -yy - xx], axis=-1)
+        rgb = np.clip(base, 0, 255).astype(np.uint8)
+    else:
+        rgb = rng.integers(0, 256, size=(rows, cols, 3), dtype=np.uint8)
+    data = colors.encode(rgb, quality)
+    a = colors.decode(data, cols, rows, quality)
+    b = colors.decode(bytes(data), cols, rows, quality)
+    assert a.dtype == np.uint8 and a.shape == rgb.shape
+    np.testing.assert_array_equal(a, b)
+    # The error is bounded by the quantiser steps (luma half-step plus chroma half-steps).
+    y_step, c_step = colors.STEPS[quality]
+    bound = y_step / 2 + c_step / 2 + 2
+    assert np.abs(a.astype(int) - rgb.astype(int)).max() <= bound
+
+
+def test_finest_quality_is_near_lossless():
+    rgb = np.random.default_rng(0).integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
+    q = colors.QUALITY_LEVELS - 1
+    back = colors.decode(colors.encode(rgb, q), 13, 9, q)
+    assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 2
+
+
+def test_color_decode_known_vector():
+    # Hand-derived: a 1x1 map whose quantised planes are all zero decodes to mid-grey (0, 0, 0)
+    # clipped: Y = 0, Co = 0, Cg = 0 -> black. Coding three zero residuals with fresh contexts.
+    rgb = np.zeros((1, 1, 3), dtype=np.uint8)
+    data = colors.encode(rgb, 0)
+    np.testing.assert_array_equal(colors.decode(data, 1, 1, 0), rgb)
+
+
+def test_color_quality_out_of_range():
+    with pytest.raises(BitstreamError):
+        colors.decode(b"", 4, 4, colors.QUALITY_LEVELS)
+    with pytest.raises(BitstreamError):
+        colors.encode(np.zeros((2, 2, 3), np.uint8), -1)
+
+
+def test_color_garbage_terminates():
+    rng = random.Random(11)
+    rgb = np.random.default_rng(5).integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    data = colors.encode(rgb, colors.DEFAULT_QUALITY)
+    payloads = [data[:n] for n in range(0, len(data), 3)]
+    payloads += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(40)]
+    payloads += [b"\xfe" * 5000]
+    worst = _decode_garbage(lambda d: colors.decode(d, 16, 16, colors.DEFAULT_QUALITY), payloads)
+    assert worst < 5.0
