@@ -55,7 +55,7 @@ def encode(image, **options) -> SgcFile:
 
 def preview(sgc: SgcFile, size: tuple[int, int] | None = None):
     """Weight-free *preview* reconstruction (not the generative decode). See :mod:`sgcformat.preview`."""
-    from .preview import render_preview
+    from .preview_decoder import render_preview
 
     return render_preview(sgc, size)
 

@@ -115,7 +115,7 @@ def _format_of(path: Path) -> str:
 def cmd_decode(args: argparse.Namespace) -> int:
     sgc = container.read(args.file)
     if args.preview:
-        from .preview import render_preview
+        from .preview_decoder import render_preview
 
         save_image_atomic(render_preview(sgc), args.output)
         return 0

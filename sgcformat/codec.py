@@ -127,7 +127,7 @@ def _ladder(image_size: tuple[int, int]) -> list[tuple[int, int]]:
     for k in range(-20, 13):
         scale = 2.0 ** (k / 2)
         pair = tuple(
-            max(1, min(limit, maps.default_long_side(*image_size, round(cells * scale))))
+            min(limit, maps.default_long_side(*image_size, max(1, round(cells * scale))))
             for cells in (maps.DEFAULT_LABEL_CELLS, maps.DEFAULT_COLOR_CELLS)
         )
         if not rungs or pair != rungs[-1]:
@@ -135,41 +135,47 @@ def _ladder(image_size: tuple[int, int]) -> list[tuple[int, int]]:
     return rungs
 
 
-def _fit_budget(enc: _Encoder, budget: int, extra: int) -> Settings:
-    """The finest settings whose file fits ``budget`` bytes (``extra`` = bytes of optional chunks)."""
-    default_q = colors.DEFAULT_QUALITY
-    rungs = _ladder(enc.size)
-
-    def size(s: Settings) -> int:
-        return enc.nbytes(s) + extra
-
-    smallest = Settings(1, 1, 0)
-    if size(smallest) > budget:
-        raise BudgetError(
-            f"{budget} bytes is too small: the smallest encoding of this image takes "
-            f"{size(smallest)} bytes"
-        )
-    # Binary search for the finest rung that fits at the default quality (sizes grow along the ladder).
-    lo, hi = -1, len(rungs) - 1
+def _largest_fitting(values: list, fits) -> int:
+    """Index of the last value for which ``fits`` holds, assuming it holds on a prefix (-1 if none)."""
+    lo, hi = -1, len(values) - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if size(Settings(*rungs[mid], default_q)) <= budget:
+        if fits(values[mid]):
             lo = mid
         else:
             hi = mid - 1
+    return lo
+
+
+def _fit_budget(enc: _Encoder, budget: int, extra: int) -> Settings:
+    """The finest settings whose file fits ``budget`` bytes (``extra`` = bytes of optional chunks).
+
+    File size grows (nearly) monotonically along the ladder, with colour quality, and with the label
+    grid, so three binary searches find a point that fills the budget well with a dozen encodes.
+    """
+
+    def fits(s: Settings) -> bool:
+        return enc.nbytes(s) + extra <= budget
+
+    smallest = Settings(1, 1, 0)
+    if not fits(smallest):
+        raise BudgetError(
+            f"{budget} bytes is too small: the smallest encoding of this image takes "
+            f"{enc.nbytes(smallest) + extra} bytes"
+        )
+    rungs = _ladder(enc.size)
+    qualities = list(range(colors.QUALITY_LEVELS))
+    i = _largest_fitting(rungs, lambda r: fits(Settings(*r, colors.DEFAULT_QUALITY)))
     candidates = [smallest]
-    for rung in rungs[max(lo, 0): lo + 2]:
-        candidates += [Settings(*rung, q) for q in range(colors.QUALITY_LEVELS)]
-    fitting = [s for s in candidates if size(s) <= budget]
-    best = max(fitting, key=lambda s: (size(s), s.label_grid, s.color_quality))
-    # Spend what is left on a finer label grid, one cell row at a time.
-    limit = min(MAX_GRID, max(enc.size))
-    while best.label_grid < limit:
-        finer = Settings(best.label_grid + 1, best.color_grid, best.color_quality)
-        if size(finer) > budget:
-            break
-        best = finer
-    return best
+    for label_grid, color_grid in rungs[max(i, 0): i + 2]:  # this rung, and the next at a coarser quality
+        q = _largest_fitting(qualities, lambda q, lg=label_grid, cg=color_grid: fits(Settings(lg, cg, q)))
+        if q >= 0:
+            candidates.append(Settings(label_grid, color_grid, q))
+    best = max(candidates, key=lambda s: (enc.nbytes(s), s.label_grid, s.color_quality))
+    # Spend what is left on a finer label grid.
+    finer = list(range(best.label_grid, min(MAX_GRID, max(enc.size)) + 1))
+    j = _largest_fitting(finer, lambda g: fits(Settings(g, best.color_grid, best.color_quality)))
+    return Settings(finer[max(j, 0)], best.color_grid, best.color_quality)
 
 
 def encode(

@@ -215,7 +215,12 @@ class SgcFile:
     def seed(self) -> int | None:
         """The seed chosen for this file (SEED chunk), or ``None``."""
         chunk = self.chunk(ChunkType.SEED)
-        return None if chunk is None else _parse_exact(SeedPayload, chunk.data, "SEED")
+        if chunk is None:
+            return None
+        seed = _parse_exact(SeedPayload, chunk.data, "SEED")
+        if seed >= 2**32:
+            raise InvalidFieldError(f"seed {seed} outside 0..2**32-1")
+        return seed
 
     @property
     def params(self) -> DecodeParams:
@@ -304,7 +309,7 @@ def chunk_name(type_: int) -> str:
 
 def _parse_exact(construct: cs.Construct, data: bytes, what: str):
     try:
-        return (construct + cs.Terminated).parse(data)[0]
+        return cs.Sequence(construct, cs.Terminated).parse(data)[0]
     except SgcFormatError:
         raise
     except cs.ConstructError as exc:
@@ -392,7 +397,7 @@ def _validated(core, records) -> SgcFile:
         if c.type <= previous:
             raise InvalidFieldError("chunks must appear in strictly ascending type order")
         previous = c.type
-        if c.critical and c.type not in _CHUNK_NAMES:
+        if c.type & CRITICAL_BIT and c.type not in _CHUNK_NAMES:
             raise UnknownCriticalChunkError(f"unknown critical chunk type 0x{c.type:02x}")
         chunks.append(Chunk(c.type, c.data))
     sgc = SgcFile(

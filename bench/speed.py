@@ -1,0 +1,65 @@
+"""CPU speed of the format itself (issue 2 targets): encoding given labels, header parsing, previews.
+
+    python bench/speed.py
+
+Targets: maps + coding for one image given its labels ≤ 20 ms; parsing a file's header ≥ 10,000
+files/s; preview of a 256×256 thumbnail ≤ 5 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from _common import CORPUS, corpus_entries, markdown_table, write_result
+from PIL import Image
+
+import sgcformat
+from sgcformat import codec
+from sgcformat.container import parse
+from sgcformat.preview_decoder import render_preview
+
+
+def timed(fn, repeat: int) -> float:
+    """Median seconds per call."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    entries = corpus_entries()
+    encode_ms, parse_us, preview_ms, files = [], [], [], []
+    for e in entries:
+        image = codec.to_rgb(CORPUS / e["image"])
+        with Image.open(CORPUS / e["label"]) as im:
+            labels = im.copy()
+        encode_ms.append(1e3 * timed(lambda i=image, l=labels, v=e["vocab"]: sgcformat.encode(i, labels=l, vocab=v), 5))
+        data = sgcformat.encode(image, labels=labels, vocab=e["vocab"]).to_bytes()
+        files.append(data)
+        parse_us.append(1e6 * timed(lambda d=data: parse(d), 200))
+        sgc = parse(data)
+        sgc.label_map, sgc.color_map  # noqa: B018 - time the painting, not the entropy decoding
+        preview_ms.append(1e3 * timed(lambda s=sgc: render_preview(s, (256, 256)), 20))
+
+    def cold_preview():
+        for d in files:
+            render_preview(parse(d), (256, 256))
+
+    cold_ms = 1e3 * timed(cold_preview, 3) / len(files)
+    rows = [
+        ["encode given labels (maps + coding), ms/image", statistics.mean(encode_ms), max(encode_ms), "≤ 20"],
+        ["parse header, files/s", 1e6 / statistics.mean(parse_us), 1e6 / max(parse_us), "≥ 10,000"],
+        ["preview 256×256 from decoded maps, ms", statistics.mean(preview_ms), max(preview_ms), "≤ 5"],
+        ["preview 256×256 incl. parse + map decoding, ms", cold_ms, "", ""],
+    ]
+    body = (f"{len(entries)} corpus images with labels (all vocabularies), default settings.\n\n"
+            + markdown_table(["measure", "mean", "worst", "target"], rows))
+    write_result("speed", "Format speed on CPU", body, {"rows": rows})
+
+
+if __name__ == "__main__":
+    main()

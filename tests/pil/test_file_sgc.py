@@ -1,0 +1,473 @@
+"""Opening .sgc files with Pillow: identification, errors, resources, draft, frames, options.
+
+Written in the style of Pillow's own ``Tests/test_file_*.py``. Everything here runs
+without a diffusion model: files of profile ``preview``, or ``draft()``/preview overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+import threading
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
+
+import sgcformat
+from sgcformat.container import MIME_TYPE
+from sgcformat.pil import N_FRAMES, SgcImageFile, register_sgc_opener
+from sgcformat.pil.SgcImagePlugin import _accept
+from sgcformat.preview_decoder import render_preview
+
+
+def expected_preview(path: Path, size=None) -> np.ndarray:
+    """What the plugin must show for a preview: the core's own preview renderer."""
+    return np.asarray(sgcformat.preview(sgcformat.read(path), size))
+
+
+# -- sanity ------------------------------------------------------------------------------
+
+
+def test_sanity(preview_file):
+    sgc = sgcformat.read(preview_file)
+    with Image.open(preview_file) as im:
+        assert isinstance(im, SgcImageFile)
+        assert im.format == "SGC"
+        assert im.mode == "RGB"
+        assert im.size == sgc.size
+        assert im.get_format_mimetype() == MIME_TYPE
+        assert im.tile  # not decoded yet
+        im.load()
+        assert not im.tile
+        assert im.size == sgc.size
+        assert np.array_equal(np.asarray(im), expected_preview(preview_file))
+
+
+def test_registration():
+    assert Image.registered_extensions()[".sgc"] == "SGC"
+    assert Image.MIME["SGC"] == MIME_TYPE
+    assert "SGC" in Image.SAVE
+
+
+def test_info(generative_file):
+    sgc = sgcformat.read(generative_file)
+    with Image.open(generative_file) as im:
+        assert im.info["profile"] == "ldm-semantic-512"
+        assert im.info["vocab"] == "coco-stuff-182"
+        assert im.info["seed"] == 7
+        assert im.info["label_size"] == sgc.label_size
+        assert im.info["color_size"] == sgc.color_size
+        assert im.info["color_quality"] == sgc.color_quality
+        size = generative_file.stat().st_size
+        assert im.info["bpp"] == pytest.approx(size * 8 / (sgc.width * sgc.height))
+        assert "exif" not in im.info
+        assert im.sgc == sgc
+
+
+def test_seed_defaults_to_zero_without_seed_chunk(preview_file):
+    assert sgcformat.read(preview_file).seed is None
+    with Image.open(preview_file) as im:
+        assert im.info["seed"] == 0
+
+
+def test_open_from_bytes_io(preview_file):
+    with Image.open(io.BytesIO(preview_file.read_bytes())) as im:
+        im.load()
+        assert np.array_equal(np.asarray(im), expected_preview(preview_file))
+
+
+def test_open_and_draft_do_not_import_torch(generative_file):
+    code = (
+        "import sys; from PIL import Image; import sgcformat.pil\n"
+        f"im = Image.open({str(generative_file)!r}); print(im.size)\n"
+        "im.thumbnail((16, 16)); print(im.size)\n"
+        "assert not {'torch', 'diffusers', 'transformers'} & set(sys.modules), 'heavy import'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# -- invalid files ------------------------------------------------------------------------
+
+
+def test_accept():
+    assert _accept(b"SGC\x01rest")
+    assert not _accept(b"\x89PNG\r\n\x1a\n")
+    assert "version 2" in _accept(b"SGC\x02")
+
+
+def test_invalid_file():
+    with pytest.raises(SyntaxError):
+        SgcImageFile(io.BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(40)))
+
+
+def test_not_an_image_raises_unidentified():
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(b"not an image at all"))
+
+
+def test_unsupported_version(preview_file):
+    data = bytearray(preview_file.read_bytes())
+    data[3] = 2
+    with pytest.warns(UserWarning, match="version 2"), pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(bytes(data)))
+
+
+def test_corrupt_byte_fails_open(preview_file):
+    data = bytearray(preview_file.read_bytes())
+    data[-5] ^= 0x40  # inside the colour map: only the CRC notices
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(bytes(data)))
+    with pytest.raises(SyntaxError, match="CRC"):
+        SgcImageFile(io.BytesIO(bytes(data)))
+
+
+def test_truncated_at_every_length(preview_file):
+    data = preview_file.read_bytes()
+    opened_lengths = []
+    for length in range(len(data)):
+        try:
+            im = Image.open(io.BytesIO(data[:length]))
+        except UnidentifiedImageError:
+            continue
+        opened_lengths.append(length)
+        with im, pytest.raises(OSError, match="truncated"):
+            im.load()
+    # A cut behind the header opens (the size is known) and fails only when decoding.
+    assert opened_lengths
+    assert len(data) - 1 in opened_lengths
+
+
+def test_load_truncated_images(preview_file, monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = preview_file.read_bytes()
+    # Only the CRC is cut: both maps survive and decode as usual.
+    with Image.open(io.BytesIO(data[:-1])) as im:
+        im.load()
+        assert np.array_equal(np.asarray(im), expected_preview(preview_file))
+    # Every length that opens loads to the declared size.
+    for length in range(len(data)):
+        try:
+            im = Image.open(io.BytesIO(data[:length]))
+        except UnidentifiedImageError:
+            continue
+        with im:
+            im.load()
+            assert im.size == sgcformat.read(preview_file).size
+
+
+def test_broken_bitstream_raises_oserror_on_load(preview_file):
+    sgc = sgcformat.read(preview_file)
+    broken = dataclasses.replace(sgc, label_data=b"\xff" * len(sgc.label_data))
+    try:
+        broken.label_map  # noqa: B018
+    except sgcformat.SgcFormatError:
+        pass
+    else:
+        pytest.skip("these bytes happen to decode; the label coder accepted them")
+    with Image.open(io.BytesIO(broken.to_bytes())) as im, pytest.raises(OSError, match="broken"):
+        im.load()
+
+
+def test_decompression_bomb(preview_file, monkeypatch):
+    width, height = sgcformat.read(preview_file).size
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", width * height - 1)
+    with pytest.warns(Image.DecompressionBombWarning), Image.open(preview_file):
+        pass
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", width * height // 2 - 1)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(preview_file)
+
+
+def test_decompression_bomb_uses_declared_size(make_sgc):
+    """A 300-byte file may declare 65535×65535: refused before anything is decoded."""
+    small = sgcformat.read(make_sgc("s.sgc", label_size=(1, 1), color_size=(1, 1)))
+    square = dataclasses.replace(small, width=65535, height=65535)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(square.to_bytes()))
+
+
+# -- resources ----------------------------------------------------------------------------
+
+
+def test_unclosed_file(preview_file):
+    def open_and_load() -> None:
+        im = Image.open(preview_file)
+        im.load()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_and_load()
+
+
+def test_closed_file(preview_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        im = Image.open(preview_file)
+        im.load()
+        im.close()
+
+
+def test_context_manager(preview_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with Image.open(preview_file) as im:
+            im.load()
+
+
+def test_file_handle_closed_after_load(preview_file):
+    im = Image.open(preview_file)
+    fp = im.fp
+    im.load()
+    assert fp.closed
+    assert im.fp is None
+
+
+def test_caller_file_object_left_open(preview_file):
+    with open(preview_file, "rb") as f:
+        with Image.open(f) as im:
+            im.load()
+        assert not f.closed
+
+
+def test_memory_bounded_across_many_opens(preview_file):
+    def cycle() -> None:
+        with Image.open(preview_file) as im:
+            im.draft("RGB", (16, 16))
+            im.load()
+
+    for _ in range(50):  # warm up caches (vocabularies, Pillow plugins)
+        cycle()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(1000):
+            cycle()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, f"{grown} bytes retained after 1,000 opens"
+
+
+def test_concurrent_loads_match_sequential(make_sgc):
+    paths = [make_sgc(f"{i}.sgc", color_quality=i % 4) for i in range(6)]
+    expected = [expected_preview(p) for p in paths]
+    results: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            with Image.open(paths[i]) as im:
+                im.load()
+                results[i] = np.asarray(im)
+        except BaseException as exc:  # surfaced below, in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, e in enumerate(expected):
+        assert np.array_equal(results[i], e)
+
+
+# -- draft and thumbnail ------------------------------------------------------------------
+
+
+def test_draft_reduces_to_preview(generative_file, no_models):
+    with Image.open(generative_file) as im:
+        width, height = im.size
+        mode, box = im.draft("RGB", (width // 4, height // 4))
+        assert mode == "RGB"
+        assert im.size == (width // 4, -(-height * (width // 4) // width))
+        assert box == (0, 0, *im.size)
+        im.load()
+        assert np.array_equal(np.asarray(im), expected_preview(generative_file, im.size))
+
+
+def test_draft_covers_requested_size(preview_file):
+    with Image.open(preview_file) as im:
+        width, height = im.size
+        for request in [(10, 50), (50, 10), (1, 1), (width - 1, height - 1)]:
+            im.draft(None, request)
+            assert im.size[0] >= min(request[0], width) and im.size[1] >= min(request[1], height)
+            assert im.size[0] <= width and im.size[1] <= height
+            assert abs(im.size[0] / im.size[1] - width / height) < 2 / min(im.size)
+
+
+def test_draft_larger_than_image_keeps_size(preview_file):
+    with Image.open(preview_file) as im:
+        size = im.size
+        assert im.draft("RGB", (size[0] * 2, size[1] * 2)) == ("RGB", (0, 0, *size))
+        assert im.size == size
+
+
+def test_draft_after_load_has_no_effect(preview_file):
+    with Image.open(preview_file) as im:
+        im.load()
+        assert im.draft("RGB", (8, 8)) is None
+        assert im.size == sgcformat.read(preview_file).size
+
+
+def test_thumbnail_without_models(generative_file, no_models):
+    with Image.open(generative_file) as im:
+        im.thumbnail((32, 32))
+        assert max(im.size) == 32
+        assert im.mode == "RGB"
+
+
+# -- frames -------------------------------------------------------------------------------
+
+
+def test_n_frames(generative_file, preview_file):
+    with Image.open(generative_file) as im:
+        assert im.n_frames == N_FRAMES
+        assert not im.is_animated
+    with Image.open(preview_file) as im:
+        assert im.n_frames == 1
+        assert not im.is_animated
+
+
+def test_seek_tell(generative_file):
+    with Image.open(generative_file) as im:
+        assert im.tell() == 0
+        for frame in range(N_FRAMES):
+            im.seek(frame)
+            assert im.tell() == frame
+            assert im.info["seed"] == 7 + frame
+        with pytest.raises(EOFError):
+            im.seek(N_FRAMES)
+        with pytest.raises(EOFError):
+            im.seek(-1)
+        assert im.tell() == N_FRAMES - 1
+
+
+def test_seed_wraps_around(generative_file):
+    sgc = sgcformat.read(generative_file).with_seed(2**32 - 1)
+    with Image.open(io.BytesIO(sgc.to_bytes())) as im:
+        im.seek(2)
+        assert im.info["seed"] == 1
+
+
+def test_seek_after_load_decodes_again(generative_file):
+    with Image.open(generative_file) as im:
+        im.decoder_options(profile="preview")
+        im.load()
+        im.seek(1)
+        assert im.tile
+        im.load()
+        assert im.tell() == 1 and not im.tile
+
+
+def test_image_sequence_yields_every_frame(generative_file):
+    with Image.open(generative_file) as im:
+        im.decoder_options(profile="preview")
+        seeds = [frame.info["seed"] for frame in ImageSequence.Iterator(im)]
+    assert seeds == [7 + k for k in range(N_FRAMES)]
+
+
+# -- decoder options ----------------------------------------------------------------------
+
+
+def test_decoder_options_seed_sets_frame_zero(generative_file):
+    with Image.open(generative_file) as im:
+        assert im.decoder_options(seed=100)["seed"] == 100
+        assert im.info["seed"] == 100
+        im.seek(3)
+        assert im.info["seed"] == 103
+        im.decoder_options(seed=None)
+        assert im.info["seed"] == 10  # back to the stored seed 7
+
+
+def test_decoder_options_profile_preview(generative_file, no_models):
+    with Image.open(generative_file) as im:
+        im.decoder_options(profile="preview")
+        im.load()
+        assert np.array_equal(np.asarray(im), expected_preview(generative_file))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"sede": 1}, {"seed": -1}, {"seed": 2**32}, {"steps": 0}, {"steps": 2.5}, {"strength": 0},
+     {"strength": 1.5}, {"guidance_scale": 30}, {"profile": "nope"}, {"use_cache": "yes"},
+     {"callback": 3}, {"cancel": object()}],
+)
+def test_decoder_options_invalid(generative_file, options):
+    with Image.open(generative_file) as im, pytest.raises(ValueError):
+        im.decoder_options(**options)
+
+
+def test_decoder_options_profile_must_fit_vocabulary(generative_file):
+    with Image.open(generative_file) as im, pytest.raises(ValueError, match="ade20k"):
+        im.decoder_options(profile="sd15-controlnet-seg")
+
+
+def test_decoder_options_after_load(preview_file):
+    with Image.open(preview_file) as im:
+        im.load()
+        with pytest.raises(ValueError, match="before load"):
+            im.decoder_options(steps=4)
+
+
+def test_register_sgc_opener_defaults(generative_file, no_models):
+    register_sgc_opener(profile="preview", steps=3)
+    with Image.open(generative_file) as im:
+        assert im.decoder_options() == {"profile": "preview", "steps": 3}
+        im.decoder_options(steps=None)
+        assert im.decoder_options()["steps"] == 3  # None restores the default, not "unset"
+        im.load()
+        assert np.array_equal(np.asarray(im), expected_preview(generative_file))
+    register_sgc_opener()
+    with Image.open(generative_file) as im:
+        assert im.decoder_options() == {}
+
+
+def test_register_sgc_opener_rejects_per_image_options():
+    with pytest.raises(ValueError, match="seed"):
+        register_sgc_opener(seed=3)
+
+
+# -- conformance vectors ------------------------------------------------------------------
+
+VECTORS = Path(__file__).resolve().parents[2] / "spec" / "vectors"
+
+
+@pytest.mark.parametrize("path", sorted(VECTORS.glob("valid/*.sgc")), ids=lambda p: p.stem)
+def test_valid_vector(path):
+    sgc = sgcformat.read(path)
+    with Image.open(path) as im:
+        assert im.size == sgc.size
+        assert im.info["profile"] == sgc.profile and im.info["vocab"] == sgc.vocab
+        assert im.info["seed"] == (sgc.seed or 0)
+        im.draft("RGB", None)
+        im.load()
+        assert np.array_equal(np.asarray(im), np.asarray(sgcformat.preview(sgc)))
+
+
+#: Errors a file can have behind a valid header: Image.open succeeds, load() raises OSError.
+BODY_ERRORS = {"TruncatedFileError", "BitstreamError"}
+
+
+@pytest.mark.parametrize("path", sorted(VECTORS.glob("invalid/*.sgc")), ids=lambda p: p.stem)
+def test_invalid_vector(path):
+    expected = json.loads(path.with_suffix(".json").read_text())["error"]
+    if expected not in BODY_ERRORS:
+        with pytest.raises(UnidentifiedImageError):
+            Image.open(path)
+        return
+    try:
+        im = Image.open(path)
+    except UnidentifiedImageError:
+        return  # e.g. cut inside the header
+    with im, pytest.raises(OSError):
+        im.draft("RGB", None)
+        im.load()

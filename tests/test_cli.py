@@ -1,0 +1,76 @@
+"""The `sgc` command line contract (issue 2, deliverable 9)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from sgcformat.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sgcformat.cli", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def files(tmp_path, scene):
+    image, labels = scene
+    image.save(tmp_path / "photo.png")
+    labels.save(tmp_path / "photo.label.png")
+    return tmp_path
+
+
+def test_encode_info_decode_preview(files, capsys):
+    out = files / "photo.sgc"
+    assert main(["encode", str(files / "photo.png"), "-o", str(out), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182", "--seed", "42"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["width"] == 96 and info["height"] == 64 and info["seed"] == 42
+    assert info["vocab"] == "coco-stuff-182" and info["profile"] == "ldm-semantic-512"
+    assert info["bytes"] == out.stat().st_size
+    assert info["bpp"] == pytest.approx(8 * info["bytes"] / (96 * 64))
+    assert sum(c["bytes"] for c in info["chunks"]) == info["bytes"]
+    assert {"person", "grass", "sky-other"} == set(info["classes"])
+    assert len(info["label_size"]) == 2 and len(info["color_size"]) == 2
+    assert main(["decode", str(out), "-o", str(files / "preview.png"), "--preview"]) == 0
+    assert Image.open(files / "preview.png").size == (96, 64)
+
+
+def test_encode_with_explicit_grids_and_budget(files, capsys):
+    out = files / "b.sgc"
+    assert main(["encode", str(files / "photo.png"), "-o", str(out), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182",
+                 "--label-size", "24", "16", "--color-size", "6", "4"]) == 0
+    capsys.readouterr()
+    main(["info", str(out), "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["label_size"] == [24, 16] and info["color_size"] == [6, 4]
+    assert main(["encode", str(files / "photo.png"), "-o", str(out), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182", "--target-bytes", "100"]) == 0
+    assert out.stat().st_size <= 100
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not an sgc file at all", b"SGC\x01\x80"])
+def test_bad_files_give_one_line_and_no_traceback(files, content):
+    path = files / "bad.sgc"
+    if content is not None:
+        path.write_bytes(content)
+    for args in (["info", str(path)], ["decode", str(path), "-o", str(files / "x.png"), "--preview"]):
+        result = run(*args)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("sgc: error:")
+    assert not (files / "x.png").exists()
+
+
+def test_encode_errors_are_one_line(files):
+    result = run("encode", str(files / "photo.png"), "-o", str(files / "o.sgc"), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182", "--label-size", "10", "10")
+    assert result.returncode == 1 and "aspect ratio" in result.stderr
+    assert "Traceback" not in result.stderr and not (files / "o.sgc").exists()
