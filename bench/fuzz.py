@@ -3,7 +3,8 @@
     python bench/fuzz.py [SECONDS]          # mutation fuzzing with the standard library
     python bench/fuzz.py --atheris [ARGS]   # coverage-guided, when `pip install atheris` works
 
-Inputs are mutated conformance vectors (bit flips, byte edits, splices, truncations, insertions).
+Inputs are mutated conformance vectors (bit flips, byte edits, splices, truncations, insertions),
+half of them with the CRC repaired so that mutations reach the header checks and map decoders.
 A crash is any other exception, or a decode taking over a second; it is saved under bench/results/.
 """
 
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from sgcformat.container import parse
+from sgcformat.container import crc16, parse
 from sgcformat.errors import SgcFormatError
 
 VECTORS = Path(__file__).resolve().parents[1] / "spec" / "vectors"
@@ -43,13 +44,16 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
         elif op == 1 and b:
             b[rng.randrange(len(b))] = rng.randrange(256)
         elif op == 2:
-            b[rng.randrange(len(b) + 1):rng.randrange(len(b) + 1)] = bytes(rng.randrange(256) for _ in range(rng.randrange(8)))
+            at = rng.randrange(len(b) + 1)
+            b[at:at] = rng.randbytes(rng.randrange(1, 8))
         elif op == 3 and b:
             del b[rng.randrange(len(b)):]
         else:
             other = rng.choice(SEEDS)
             cut = rng.randrange(len(other) + 1)
             b = b[: rng.randrange(len(b) + 1)] + other[cut:]
+    if rng.random() < 0.5 and len(b) > 2:  # repair the CRC so the mutation reaches the map decoders
+        b[-2:] = crc16(bytes(b[:-2])).to_bytes(2, "little")
     return bytes(b)
 
 

@@ -37,8 +37,11 @@ def main() -> None:
         image = codec.to_rgb(CORPUS / e["image"])
         with Image.open(CORPUS / e["label"]) as im:
             labels = im.copy()
-        encode_ms.append(1e3 * timed(lambda i=image, l=labels, v=e["vocab"]: sgcformat.encode(i, labels=l, vocab=v), 5))
-        data = sgcformat.encode(image, labels=labels, vocab=e["vocab"]).to_bytes()
+        def encode(image=image, labels=labels, vocab=e["vocab"]):
+            return sgcformat.encode(image, labels=labels, vocab=vocab)
+
+        encode_ms.append(1e3 * timed(encode, 5))
+        data = encode().to_bytes()
         files.append(data)
         parse_us.append(1e6 * timed(lambda d=data: parse(d), 200))
         sgc = parse(data)

@@ -94,7 +94,7 @@ def test_impossible_budget_raises(scene):
 def test_any_input_mode(scene, mode):
     image, labels = scene
     converted = image.convert(mode) if mode != "I;16" else Image.fromarray(
-        (np.asarray(image.convert("L"), dtype=np.uint16) * 257))
+        np.asarray(image.convert("L"), dtype=np.uint16) * 257)
     rgb = codec.to_rgb(converted)
     assert rgb.mode == "RGB" and rgb.size == image.size
     if mode == "I;16":  # 16-bit data is rescaled, not clipped to white

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from sgcformat import codec, container
-from sgcformat.container import Chunk, ChunkType, DecodeParams, SgcFile, build, crc16, parse
+from sgcformat.container import ChunkType, DecodeParams, SgcFile, build, crc16, parse
 
 HERE = Path(__file__).resolve().parent
 
