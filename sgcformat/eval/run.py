@@ -67,6 +67,12 @@ class EvalConfig:
     limit: int | None = None
     note: str = ""
 
+    @property
+    def labels_vocab(self) -> str | None:
+        """Vocabulary of the label maps: ``vocab``, else that of the first profile that has one."""
+        return self.vocab or next(
+            (registry.profile(p).vocab for p in self.profiles if registry.profile(p).vocab), None)
+
     def fingerprint(self) -> str:
         keys = ("profiles", "labels_dir", "vocab", "seeds", "target_bytes", "codecs", "steps",
                 "clip_model")
@@ -215,8 +221,10 @@ def evaluate_image(path: Path, config: EvalConfig, codecs: list[baselines.Codec]
     }}
     label_path = find_labels(config.labels_dir, path)
     for profile in config.profiles:
+        # label maps are in one vocabulary; a profile of another one segments the image itself
+        labels = label_path if registry.profile(profile).vocab in (None, config.labels_vocab) else None
         sgc = encode(
-            original, labels=label_path, vocab=config.vocab if label_path else None,
+            original, labels=labels, vocab=config.labels_vocab if labels else None,
             profile=profile, target_bytes=config.target_bytes, device=config.device,
         )
         data = sgc.to_bytes()
@@ -232,7 +240,7 @@ def evaluate_image(path: Path, config: EvalConfig, codecs: list[baselines.Codec]
             samples.append(_json_scores(scores) | {"decode_s": seconds, "seed": seed, "image": saved})
         rows[sgc_row(profile)] = {
             "kind": "sgc", **_rate(len(data), w, h), "samples": samples,
-            "labels": str(label_path) if label_path else "segmenter",
+            "labels": str(labels) if labels else "segmenter",
             "label_grid": list(sgc.label_size), "color_grid": list(sgc.color_size),
             "seed_ms_ssim": _seed_similarity(decoded),
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -16,28 +15,9 @@ from sgcformat.eval.metrics import METRICS
 CODECS = ("jpeg", "webp")
 
 
-def _scene(path_stem, seed: int, width: int = 72, height: int = 48) -> None:
-    """A tiny 'photo' (sky, grass, a blob) and its coco-stuff-182 label PNG."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width]
-    labels = np.where(yy < height * (0.3 + 0.1 * seed), 156, 123).astype(np.uint8)
-    labels[(xx - width * 0.6) ** 2 + (yy - height * 0.6) ** 2 < (height * 0.2) ** 2] = 0
-    colours = {156: (110, 160, 230), 123: (60, 150, 50), 0: (200, 120, 90)}
-    rgb = np.zeros((height, width, 3))
-    for value, colour in colours.items():
-        rgb[labels == value] = colour
-    rgb += rng.normal(0, 8, rgb.shape)
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(f"{path_stem}.png")
-    Image.fromarray(labels, "L").save(f"{path_stem}.label.png")
-
-
 @pytest.fixture
-def folder(tmp_path):
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(2):
-        _scene(images / f"scene{i}", i)
-    return images
+def folder(scenes):
+    return scenes(2)
 
 
 def _config(folder, out, **changes) -> run.EvalConfig:
