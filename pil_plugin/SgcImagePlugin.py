@@ -292,9 +292,7 @@ class SgcImageFile(ImageFile.ImageFile):
         options = self._options
         profile = options.get("profile", sgc.profile)
         if self._drafted or profile == "preview":
-            from sgcformat.preview_decoder import render_preview
-
-            return render_preview(sgc, self.size)
+            return sgcformat.preview(sgc, self.size)
         registry.check_pair(profile, sgc.vocab)
         sgc = dataclasses.replace(sgc, profile=profile)
         params = DecodeParams(
