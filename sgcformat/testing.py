@@ -133,15 +133,27 @@ def _tiny_sd_unet():
 
 
 def _tiny_sd15(folder: Path) -> None:
+    import torch
     from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPTextConfig, CLIPTextModel
 
     _tiny_sd_unet().save_pretrained(folder / "unet", safe_serialization=True)
-    AutoencoderKL(
+    vae = AutoencoderKL(
         block_out_channels=(8, 16), in_channels=3, out_channels=3, latent_channels=4,
         down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
         norm_num_groups=8, sample_size=TINY_NATIVE_SIZE,
-    ).save_pretrained(folder / "vae", safe_serialization=True)
+    )
+    # Make the random VAE behave like a trained one where img2img depends on it: a nearly
+    # deterministic posterior (log-variance pinned to -20), and a scaling factor that gives
+    # the latents unit variance (how SD's 0.18215 was chosen).
+    with torch.no_grad():
+        vae.quant_conv.weight[4:].zero_()
+        vae.quant_conv.bias[4:].fill_(-20.0)
+        side = TINY_NATIVE_SIZE
+        probe = torch.rand(4, 3, side, side, generator=torch.Generator().manual_seed(0))
+        latent_std = vae.encode(probe * 2 - 1).latent_dist.mean.std().item()
+    vae.register_to_config(scaling_factor=1.0 / latent_std)
+    vae.save_pretrained(folder / "vae", safe_serialization=True)
     CLIPTextModel(CLIPTextConfig(
         bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_size=32, intermediate_size=37,
         num_attention_heads=4, num_hidden_layers=2, vocab_size=1000, max_position_embeddings=77,

@@ -1,0 +1,202 @@
+"""``generate``: the generative decode of an :class:`~sgcformat.SgcFile`.
+
+Images are generated at the model's native scale (long side = the UNet's native
+size, sides rounded to what the architecture accepts) and resized to the file's
+stored size at the end. Every sample draws its noise from a fresh CPU
+``torch.Generator`` seeded with its seed, so a (file, seed, profile) triple gives
+the same image on CPU and GPU up to kernel differences, and a batch gives the
+same images as separate calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..container import SgcFile
+from ..errors import DecodeCancelled
+from . import cache, loading
+from .profiles import ModelProfile, model_profile
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sampling settings of one decode, after defaults and overrides."""
+
+    steps: int
+    strength: float
+    guidance_scale: float
+    fast: bool
+
+
+def settings(sgc: SgcFile, profile: ModelProfile, steps: int | None, fast: bool) -> Settings:
+    """Profile defaults, overridden by the file's PARAMS chunk, overridden by explicit arguments."""
+    params = sgc.params
+    if fast:
+        if profile.fast is None:
+            raise ValueError(f"profile {profile.name} has no fast mode")
+        default_steps, guidance = profile.extra["fast_steps"], profile.extra["fast_guidance_scale"]
+    else:
+        default_steps = params.steps or profile.steps
+        guidance = params.guidance_scale or profile.guidance_scale
+    result = Settings(
+        steps=steps if steps is not None else default_steps,
+        strength=params.strength or profile.strength,
+        guidance_scale=guidance,
+        fast=fast,
+    )
+    if result.steps < 1 or int(result.steps * result.strength) < 1:
+        raise ValueError(
+            f"{result.steps} steps at strength {result.strength} leave no denoising step to run"
+        )
+    return result
+
+
+def generation_size(size: tuple[int, int], native: int, multiple: int) -> tuple[int, int]:
+    """(width, height) with the long side at ``native`` and both sides multiples of ``multiple``."""
+    width, height = size
+    scale = native / max(width, height)
+    return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (width, height))
+
+
+def generate(
+    sgc: SgcFile,
+    *,
+    seed: int | None = None,
+    steps: int | None = None,
+    device: str | None = None,
+    callback: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    use_cache: bool = True,
+    size: tuple[int, int] | None = None,
+    fast: bool = False,
+) -> Image.Image:
+    """Decode ``sgc`` to an RGB image at ``sgc.size`` (or ``size``).
+
+    ``seed`` defaults to the file's stored seed, else 0. ``callback(step, total)``
+    runs after each denoising step; setting ``cancel`` stops the decode with
+    :class:`DecodeCancelled`. ``fast`` uses the profile's few-step mode (LCM-LoRA).
+    Raises :class:`ModelNotFoundError` when a model component is missing.
+    """
+    if seed is None:
+        seed = sgc.seed if sgc.seed is not None else 0
+    return generate_batch(
+        sgc, [seed], steps=steps, device=device, callback=callback, cancel=cancel,
+        use_cache=use_cache, size=size, fast=fast,
+    )[0]
+
+
+def generate_batch(
+    sgc: SgcFile,
+    seeds: Sequence[int],
+    *,
+    steps: int | None = None,
+    device: str | None = None,
+    callback: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    use_cache: bool = True,
+    size: tuple[int, int] | None = None,
+    fast: bool = False,
+) -> list[Image.Image]:
+    """One decode per seed, run as one batch (cached images are reused, not recomputed)."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        return []
+    out_size = tuple(size) if size is not None else sgc.size
+    if sgc.profile == "preview":
+        from .. import preview
+
+        return [preview(sgc, out_size) for _ in seeds]
+    profile = model_profile(sgc.profile)
+    chosen = settings(sgc, profile, steps, fast)
+    data = sgc.to_bytes()
+
+    def key_for(seed: int) -> str:
+        sources = [str(loading.local_folder(c) or c.source) for c in profile.decoder]
+        return cache.key(data, seed=seed, profile=profile.name, size=out_size, sources=sources,
+                         **vars(chosen))
+
+    results: dict[int, Image.Image] = {}
+    if use_cache:
+        for seed in seeds:
+            hit = cache.get(key_for(seed))
+            if hit is not None:
+                results[seed] = hit
+    todo = [s for s in dict.fromkeys(seeds) if s not in results]
+    if todo:
+        images = _run(sgc, profile, chosen, todo, device, callback, cancel)
+        for seed, image in zip(todo, images, strict=True):
+            image = image.convert("RGB")
+            if image.size != out_size:
+                image = image.resize(out_size, Image.Resampling.LANCZOS)
+            results[seed] = image
+            if use_cache:
+                cache.put(key_for(seed), image)
+    return [results[s].copy() for s in seeds]
+
+
+def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel) -> list[Image.Image]:
+    import torch
+
+    if cancel is not None and cancel.is_set():
+        raise DecodeCancelled("decode cancelled before it started")
+    device = device or loading.default_device()
+    total = int(chosen.steps * chosen.strength)
+
+    def on_step(pipe, step, timestep, kwargs):
+        if cancel is not None and cancel.is_set():
+            raise DecodeCancelled(f"decode cancelled at step {step + 1} of {total}")
+        if callback is not None:
+            callback(step + 1, total)
+        return kwargs
+
+    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+    labels, color = sgc.label_map, sgc.color_map
+    with torch.inference_mode():
+        if profile.decoder[0].kind == "ldm":
+            return _run_ldm(profile, labels, color, sgc.size, chosen, generators, device, on_step)
+        from . import controlnet
+
+        pipe_parts = loading.load(profile.decoder[0], profile, device)
+        native = pipe_parts["unet"].config.sample_size * 2 ** (
+            len(pipe_parts["vae"].config.block_out_channels) - 1
+        )
+        gen_size = generation_size(sgc.size, native, profile.size_multiple)
+        return controlnet.generate(
+            profile, sgc.vocab, labels, color, gen_size, generators,
+            steps=chosen.steps, strength=chosen.strength, guidance_scale=chosen.guidance_scale,
+            device=device, fast=chosen.fast, callback_on_step_end=on_step,
+        )
+
+
+def _run_ldm(profile, labels, color, size, chosen, generators, device, on_step):
+    import torch
+    from diffusers import DDIMScheduler
+
+    from .ldm import LDMSemanticSynthesisPipeline
+
+    shared = loading.load(profile.decoder[0], profile, device)
+    # A pipeline object per call: the scheduler holds per-run state, the modules are shared.
+    pipe = LDMSemanticSynthesisPipeline(
+        unet=shared.unet, vqvae=shared.vqvae, channel_mapper=shared.channel_mapper,
+        scheduler=DDIMScheduler.from_config(shared.scheduler.config),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    width, height = generation_size(size, pipe.native_size, profile.size_multiple)
+    ids = Image.fromarray(np.asarray(labels, dtype=np.int32))
+    ids = np.array(ids.resize((width, height), Image.Resampling.NEAREST))
+    rgb = np.array(Image.fromarray(color).resize((width, height), Image.Resampling.BICUBIC))
+    n = len(generators)
+    label_t = torch.from_numpy(ids.astype(np.int64))[None].expand(n, -1, -1)
+    color_t = torch.from_numpy(rgb).permute(2, 0, 1).float().div(127.5).sub(1)[None].expand(n, -1, -1, -1)
+    return pipe(
+        label_t, color_t, strength=chosen.strength, num_inference_steps=chosen.steps,
+        guidance_scale=chosen.guidance_scale, eta=profile.extra["eta"], generator=generators,
+        callback_on_step_end=on_step,
+    ).images
