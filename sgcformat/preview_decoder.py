@@ -3,16 +3,15 @@
 This is not the generative decode. It paints each semantic region with the
 colour map's colours *of that region*: per class, a normalised convolution
 spreads the colour cells that the class covers over the whole grid, so colours
-never bleed across a label boundary; each pixel then takes the field of its
-class. Boundaries follow the label map smoothed by bilinear interpolation of
-its one-hot planes. Used for thumbnails, Pillow's draft mode and the viewer
-before the diffusion model has run.
+never bleed across a label boundary; each label cell then takes the field of its
+class, and the result is smoothed and interpolated to the output size. Used for
+thumbnails, Pillow's draft mode and the viewer before the diffusion model has run.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .container import SgcFile
 
@@ -51,27 +50,23 @@ def class_color_fields(label_map: np.ndarray, color_map: np.ndarray) -> tuple[np
     return classes, num / den[..., None]
 
 
-#: Previews are painted at most this large, then resized: memory stays bounded for any file.
-MAX_RENDER_SIDE = 1024
-
-
 def render_preview(sgc: SgcFile, size: tuple[int, int] | None = None) -> Image.Image:
-    """Preview image of ``sgc`` at ``size`` (default: the stored image size), RGB."""
+    """Preview image of ``sgc`` at ``size`` (default: the stored image size), RGB.
+
+    Each label cell takes the colour of its own class's field at that cell; the label-grid
+    image is then smoothed and interpolated to the output size.
+    """
     width, height = size or sgc.size
-    scale = min(1.0, MAX_RENDER_SIDE / max(width, height))
-    render = (max(1, round(width * scale)), max(1, round(height * scale)))
-    classes, fields = class_color_fields(sgc.label_map, sgc.color_map)
-    # Owner class per pixel: argmax of the bilinearly upsampled one-hot planes, one plane at a time.
-    best = np.full(render[::-1], -1.0, dtype=np.float32)
-    owner = np.zeros(render[::-1], dtype=np.intp)
-    for i, c in enumerate(classes):
-        plane = _resize((sgc.label_map == c)[None].astype(np.float32), render)[0]
-        wins = plane > best
-        best[wins], owner[wins] = plane[wins], i
-    out = np.empty((*render[::-1], 3), dtype=np.float32)
-    for i in range(len(classes)):
-        mask = owner == i
-        field = _resize(fields[i].transpose(2, 0, 1), render)
-        out[mask] = field[:, mask].T
-    image = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
-    return image if render == (width, height) else image.resize((width, height), Image.BILINEAR)
+    label_map = sgc.label_map
+    classes, fields = class_color_fields(label_map, sgc.color_map)
+    lh, lw = label_map.shape
+    at_cells = _resize(fields.transpose(0, 3, 1, 2).reshape(-1, *fields.shape[1:3]), (lw, lh))
+    at_cells = at_cells.reshape(len(classes), 3, lh, lw)
+    index = np.searchsorted(classes, label_map)
+    cells = np.take_along_axis(at_cells, index[None, None], axis=0)[0].transpose(1, 2, 0)
+    image = Image.fromarray(np.clip(cells + 0.5, 0, 255).astype(np.uint8), "RGB")
+    # Round the staircase of the cell grid off at 4 pixels a cell (boundaries are only known to
+    # a cell anyway), then interpolate to the output: the cost does not grow with the output.
+    smooth = (min(width, 4 * lw), min(height, 4 * lh))
+    image = image.resize(smooth, Image.BICUBIC).filter(ImageFilter.BoxBlur(1))
+    return image if smooth == (width, height) else image.resize((width, height), Image.BILINEAR)
