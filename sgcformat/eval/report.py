@@ -145,18 +145,27 @@ def _rate_table(results: list[dict], rows: list[str]) -> Table:
             note = f"{reached}/{len(present)} images within target"
             if reached < len(present):
                 note += "; elsewhere the codec's smallest file (cannot go that low)"
-            settings = ", ".join(sorted({p["setting"] for p in present}))
+            settings = _summary(p["setting"] for p in present)
         else:
             note = "defines the target"
-            settings = ", ".join(sorted({
-                f"labels {'x'.join(map(str, p['label_grid']))}, colours {'x'.join(map(str, p['color_grid']))}"
-                for p in present}))
+            settings = _summary(
+                "labels {}x{} / colours {}x{}".format(*p["label_grid"], *p["color_grid"]) for p in present)
         sizes = [p["bytes"] for p in present]
         body.append([row, f"{np.mean(sizes):.0f}", f"{min(sizes)}–{max(sizes)}",
                      fmt(rate_mean(results, row, "bpp"), 4), fmt(rate_mean(results, row, "bpp512"), 4),
                      note, settings])
     return Table(["", "mean bytes", "range", "bpp", "bpp @512²", "matched rate", "settings"], body,
                  "Baselines are binary-searched to the first SGC profile's file size, per image.")
+
+
+def _summary(settings, shown: int = 2) -> str:
+    """The most frequent settings of a row, and how many others there are."""
+    counts: dict[str, int] = {}
+    for setting in settings:
+        counts[setting] = counts.get(setting, 0) + 1
+    ranked = sorted(counts, key=lambda k: -counts[k])
+    text = ", ".join(f"{k} ×{counts[k]}" if len(ranked) > 1 else k for k in ranked[:shown])
+    return text + (f", {len(ranked) - shown} other(s)" if len(ranked) > shown else "")
 
 
 def _diversity_table(results: list[dict], rows: list[str]) -> Table:
