@@ -15,6 +15,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="files or folders to open (one folder: browse it)")
     parser.add_argument("--no-generative-thumbnails", action="store_true",
                         help="keep the weight-free previews in the browser")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="sampling steps per decode (default: each file's profile)")
     parser.add_argument("--install-desktop", action="store_true",
                         help="register the viewer and image/x-sgc for this user, then exit")
     parser.add_argument("--uninstall-desktop", action="store_true",
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     app.setApplicationName("sgc-viewer")
     app.setOrganizationName("sgcformat")
     app.setDesktopFileName("sgc-viewer")
-    window = MainWindow(generative_thumbnails=not args.no_generative_thumbnails)
+    window = MainWindow(generative_thumbnails=not args.no_generative_thumbnails,
+                        decode_steps=args.steps)
     window.show()
     window.open_paths(args.paths or ["."])
     return app.exec()

@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
-from sgcformat.pil import SgcImageFile  # importing the plugin registers .sgc with Pillow
 
 import sgcformat
+from sgcformat.pil import SgcImageFile  # importing the plugin registers .sgc with Pillow
 
 #: Suffixes the browser lists. Pillow decides whether it can really open a file;
 #: a listed file it cannot open gets an error tile, not a crash.
@@ -70,10 +70,12 @@ def to_pil(image: QImage) -> Image.Image:
 def load_thumbnail(path: str | Path, size: int) -> QImage:
     """A thumbnail that fits ``size``×``size``; for ``.sgc`` files the weight-free preview.
 
-    ``Image.thumbnail`` asks the plugin for a draft first, which for SGC renders the
-    preview straight at thumbnail size (no model) and for JPEG decodes at reduced scale.
+    The explicit draft makes the SGC plugin render its preview straight at thumbnail
+    size (no model) and JPEG decode at reduced scale. ``thumbnail()`` alone skips the
+    draft for pictures already smaller than ``size`` — and would then run the model.
     """
     with Image.open(path) as im:
+        im.draft("RGB", (size, size))
         im.thumbnail((size, size))
         return to_qimage(im)
 
@@ -87,19 +89,21 @@ def load_full_preview(path: str | Path) -> QImage:
 
 
 def decode_sample(
-    path: str | Path, seed: int | None, *, callback=None, cancel=None, use_cache: bool = True
+    path: str | Path, seed: int | None, *, steps: int | None = None, callback=None, cancel=None,
+    use_cache: bool = True,
 ) -> QImage:
     """Generative decode of ``path`` with ``seed`` (``None``: the file's stored seed).
 
-    Runs the diffusion model through the Pillow plugin: call it from the decode worker
-    thread only. Raises :class:`sgcformat.DecodeCancelled` when ``cancel`` is set
-    mid-decode and :class:`sgcformat.ModelNotFoundError` when the profile's model is
-    not installed.
+    ``steps`` overrides the profile's (and the file's) sampling step count. Runs the
+    diffusion model through the Pillow plugin: call it from the decode worker thread
+    only. Raises :class:`sgcformat.DecodeCancelled` when ``cancel`` is set mid-decode
+    and :class:`sgcformat.ModelNotFoundError` when the profile's model is not installed.
     """
     with Image.open(path) as im:
         if not isinstance(im, SgcImageFile):
             raise ValueError(f"{Path(path).name} is not an SGC file")
-        im.decoder_options(seed=seed, callback=callback, cancel=cancel, use_cache=use_cache)
+        im.decoder_options(seed=seed, steps=steps, callback=callback, cancel=cancel,
+                           use_cache=use_cache)
         im.load()
         return to_qimage(im)
 

@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
     """SGC viewer. Construct with ``settings`` pointing at a scratch file in tests."""
 
     def __init__(self, settings: QSettings | None = None, thumbnail_size: int = 160,
-                 generative_thumbnails: bool = True):
+                 generative_thumbnails: bool = True, decode_steps: int | None = None):
         super().__init__()
         self.setWindowTitle("SGC Viewer")
         self.setAcceptDrops(True)
@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("sgcformat", "sgc-viewer")
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(2, (os.cpu_count() or 2) - 1))
-        self.worker = DecodeWorker(thumbnail_size=thumbnail_size)
+        self.worker = DecodeWorker(thumbnail_size=thumbnail_size, steps=decode_steps)
         self.worker.start()
         self.model = ThumbnailModel(self.worker, thumbnail_size, self.pool)
         self.model.set_generative(generative_thumbnails)
@@ -473,6 +473,7 @@ class MainWindow(QMainWindow):
         self._refresh_view()
         self.strip.set_stored_seed(self.shown_seed)
         self.model.refresh(self.current_path)
+        self._update_actions()
         self.statusBar().showMessage(
             f"Seed {self.shown_seed} stored in {self.current_path.name}", 5000)
 

@@ -60,9 +60,11 @@ class DecodeWorker(QThread):
     thumbnailFailed = pyqtSignal(str, str)  # path, message
     modelMissing = pyqtSignal(str, str)  # profile, message
 
-    def __init__(self, thumbnail_size: int = 256, parent=None):
+    def __init__(self, thumbnail_size: int = 256, steps: int | None = None, parent=None):
         super().__init__(parent)
         self.thumbnail_size = thumbnail_size
+        #: Sampling steps of every decode; ``None``: the file's / profile's default.
+        self.steps = steps
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
@@ -176,7 +178,7 @@ class DecodeWorker(QThread):
         try:
             if job.kind == "sample":
                 result = imaging.decode_sample(
-                    job.path, job.seed, cancel=job.cancel,
+                    job.path, job.seed, steps=self.steps, cancel=job.cancel,
                     callback=lambda step, total: self.progress.emit(job.id, step, total),
                 )
             else:
@@ -199,7 +201,7 @@ class DecodeWorker(QThread):
             profile = sgcformat.read(path).profile
             if profile in self._missing_profiles:
                 return
-            image = imaging.decode_sample(path, None, cancel=thumb.cancel)
+            image = imaging.decode_sample(path, None, steps=self.steps, cancel=thumb.cancel)
         except sgcformat.DecodeCancelled:
             with self._cond:
                 if thumb.preempted and not self._stopping and path not in self._thumbs:
