@@ -53,7 +53,7 @@ N_FRAMES = 8
 DEFAULT_SAVE_PROFILE = "ldm-semantic-512"
 
 #: Options ``register_sgc_opener()`` accepts as defaults for every image opened afterwards.
-DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "profile", "use_cache")
+DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "fast", "profile", "use_cache")
 
 #: Options ``SgcImageFile.decoder_options()`` accepts for one image.
 IMAGE_OPTIONS = (*DEFAULT_OPTIONS, "seed", "callback", "cancel")
@@ -89,6 +89,7 @@ def _check_options(options: dict[str, Any], allowed: tuple[str, ...]) -> dict[st
         "strength": (lambda v: _is_number(v) and 0.01 <= v <= 1, "a number in 0.01..1"),
         "guidance_scale": (lambda v: _is_number(v) and 0.1 <= v <= 25.5, "a number in 0.1..25.5"),
         "profile": (lambda v: v in registry.PROFILES, f"one of {sorted(registry.PROFILES)}"),
+        "fast": (lambda v: isinstance(v, bool), "True or False"),
         "use_cache": (lambda v: isinstance(v, bool), "True or False"),
         "callback": (callable, "a callable(step, total)"),
         "cancel": (lambda v: callable(getattr(v, "is_set", None)), "a threading.Event"),
@@ -198,8 +199,9 @@ class SgcImageFile(ImageFile.ImageFile):
         """Set options for the decodes still to come; return the options in effect.
 
         Accepted: ``seed`` (frame 0's seed), ``steps``, ``strength``, ``guidance_scale``,
-        ``device``, ``profile`` (decode with another profile, e.g. ``"preview"``),
-        ``use_cache``, ``callback(step, total)``, ``cancel`` (a ``threading.Event``).
+        ``fast`` (the profile's few-step mode), ``device``, ``profile`` (decode with another
+        profile, e.g. ``"preview"``), ``use_cache`` (the decoder's on-disk cache of decoded
+        images), ``callback(step, total)``, ``cancel`` (a ``threading.Event``).
         ``None`` restores the default of an option. Raises ``ValueError`` for unknown
         options or values, and once the current frame is loaded (``seek()`` first).
         """
@@ -311,7 +313,7 @@ class SgcImageFile(ImageFile.ImageFile):
         return generate(
             sgc, seed=self.seed, steps=params.steps, device=options.get("device"),
             callback=options.get("callback"), cancel=options.get("cancel"),
-            use_cache=options.get("use_cache", True),
+            use_cache=options.get("use_cache", True), fast=options.get("fast", False),
         )
 
 
@@ -359,8 +361,8 @@ def register_sgc_opener(**defaults: Any) -> None:
     """Register the SGC format with Pillow; ``defaults`` apply to every image opened afterwards.
 
     Like pillow-heif's ``register_heif_opener``. Accepted defaults: ``device``, ``steps``,
-    ``strength``, ``guidance_scale``, ``profile`` (e.g. ``"preview"`` to never load a model),
-    ``use_cache``. Each call replaces the previous defaults; call it with none to reset.
+    ``strength``, ``guidance_scale``, ``fast``, ``profile`` (e.g. ``"preview"`` to never load
+    a model), ``use_cache``. Each call replaces the previous defaults; call it with none to reset.
     """
     global _defaults
     _defaults = _check_options(defaults, DEFAULT_OPTIONS)
