@@ -303,18 +303,19 @@ class SgcImageFile(ImageFile.ImageFile):
             guidance_scale=options.get("guidance_scale", sgc.params.guidance_scale),
         )
         sgc = sgc.with_params(params)
+        from sgcformat.models import generate
+
         try:
-            from sgcformat.models import generate
-        except ImportError as exc:
+            return generate(
+                sgc, seed=self.seed, steps=params.steps, device=options.get("device"),
+                callback=options.get("callback"), cancel=options.get("cancel"),
+                use_cache=options.get("use_cache", True), fast=options.get("fast", False),
+            )
+        except ModuleNotFoundError as exc:
             raise OSError(
-                f"decoding profile {profile} needs the model extra: pip install 'sgcformat[models]' "
-                f"({exc})"
+                f"decoding profile {profile} needs the models extra ({exc.name} is missing): "
+                "pip install 'sgcformat[models]'"
             ) from exc
-        return generate(
-            sgc, seed=self.seed, steps=params.steps, device=options.get("device"),
-            callback=options.get("callback"), cancel=options.get("cancel"),
-            use_cache=options.get("use_cache", True), fast=options.get("fast", False),
-        )
 
 
 def _metadata_chunks(im: Image.Image, options: dict[str, Any]) -> tuple[Any, ...]:
