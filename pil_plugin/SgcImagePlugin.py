@@ -161,6 +161,7 @@ class SgcImageFile(ImageFile.ImageFile):
             raise SyntaxError(str(exc)) from exc
 
         self._sgc = sgc
+        self._stored_seed = sgc.seed or 0  # parsed once: info["seed"] is read on every seek
         self._size = sgc.size
         self._mode = "RGB"
         self._frame = 0
@@ -192,7 +193,7 @@ class SgcImageFile(ImageFile.ImageFile):
     @property
     def seed(self) -> int:
         """Seed of the current frame: ``(base + tell()) mod 2**32`` (see the module docstring)."""
-        base = self._options.get("seed", self._sgc.seed or 0)
+        base = self._options.get("seed", self._stored_seed)
         return (base + self._frame) % _SEED_MODULUS
 
     def decoder_options(self, **options: Any) -> dict[str, Any]:
