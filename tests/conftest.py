@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# Tiny random-weight models for every profile (fixtures tiny_model_dir, tiny_models), built once.
+pytest_plugins = ["sgcformat.testing"]
+
 CORPUS = Path(os.environ.get("SGC_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
 

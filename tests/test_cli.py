@@ -74,3 +74,31 @@ def test_encode_errors_are_one_line(files):
                  str(files / "photo.label.png"), "--vocab", "coco-stuff-182", "--label-size", "10", "10")
     assert result.returncode == 1 and "aspect ratio" in result.stderr
     assert "Traceback" not in result.stderr and not (files / "o.sgc").exists()
+
+
+def test_generative_decode_and_segmenting_encode_with_tiny_models(files, tiny_models, capsys):
+    """`sgc encode` without labels runs the profile's segmenter; `sgc decode` runs the diffusion model."""
+    out = files / "seg.sgc"
+    assert main(["encode", str(files / "photo.png"), "-o", str(out), "--profile", "sd15-controlnet-seg"]) == 0
+    assert main(["decode", str(out), "-o", str(files / "gen.png"), "--steps", "2", "--batch-seeds", "2",
+                 "--seed", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "gen-seed5.png (seed 5)" in printed and "gen-seed6.png (seed 6)" in printed
+    first, second = Image.open(files / "gen-seed5.png"), Image.open(files / "gen-seed6.png")
+    assert first.size == second.size == (96, 64)
+    assert first.tobytes() != second.tobytes()
+
+
+def test_missing_model_is_one_line(files, tmp_path, monkeypatch):
+    main_args = ["encode", str(files / "photo.png"), "-o", str(files / "p.sgc"), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182"]
+    assert main(main_args) == 0
+    monkeypatch.setenv("SGC_MODEL_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("SGC_MODELS_CONFIG", str(tmp_path / "none.json"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    result = run("decode", str(files / "p.sgc"), "-o", str(files / "p.png"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "sgc models" in result.stderr

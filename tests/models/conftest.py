@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import sgcformat
-from sgcformat.testing import tiny_model_dir, tiny_models  # noqa: F401 - pytest fixtures
 
 # The tiny models do microseconds of work per op; on a shared 2-core machine extra
 # intra-op threads only add contention (measured: a small conv 0.6 ms on 1 thread, 80 ms on 2).

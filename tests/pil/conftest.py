@@ -11,7 +11,6 @@ from PIL import Image, ImageFile
 import sgcformat
 import sgcformat.pil
 from sgcformat.pil import register_sgc_opener
-from sgcformat.testing import tiny_model_dir, tiny_models  # noqa: F401 - fixtures
 
 #: coco-stuff-182 PNG values of the shared synthetic scene → ade20k-150 PNG values (0 = unlabeled).
 COCO_TO_ADE_PNG = {156: 3, 123: 10, 0: 13, 255: 0}

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import sgcformat
-from sgcformat.testing import tiny_model_dir, tiny_models  # noqa: F401 - pytest fixtures
 
 pytest.importorskip("PyQt6.QtWidgets")
 
