@@ -42,7 +42,7 @@ class ImageView(QGraphicsView):
         self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlay = QGraphicsPixmapItem(self._item)
         self._overlay.setTransformationMode(Qt.TransformationMode.FastTransformation)
-        self._overlay.setOpacity(0.55)
+        self._overlay.setOpacity(0.45)
         self._overlay.setVisible(False)
         self._message = QGraphicsSimpleTextItem()
         self._message.setBrush(QColor(235, 235, 235))

@@ -1,0 +1,181 @@
+"""Viewer responsiveness (issue 5 targets), under offscreen Qt.
+
+    python bench/viewer_open_folder.py [--files 1000]
+
+Targets: opening a folder of 1,000 ``.sgc`` files shows a full screen of preview
+thumbnails in ≤ 1 s; the event loop stays responsive (latency ≤ 50 ms) while
+generative thumbnails decode. The files are real corpus photos encoded with their
+ground-truth labels (each written many times with a different stored seed, so every
+file's bytes differ). Generative thumbnails use the tiny random-weight models of
+:mod:`sgcformat.testing` on the CPU: the decode thread then spends most of its time
+in Python, holding the GIL — a harder case for the GUI thread than a real model on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from _common import CORPUS, corpus_entries, markdown_table, write_result
+from PIL import Image
+
+import sgcformat
+
+SCREEN = (1920, 1080)
+THUMB = 160
+TIMER_MS = 10
+
+
+def make_folder(folder: Path, count: int) -> None:
+    """``count`` .sgc files made from the corpus photos that have labels."""
+    encoded = []
+    for e in corpus_entries():
+        with Image.open(CORPUS / e["label"]) as labels:
+            encoded.append(sgcformat.encode(CORPUS / e["image"], labels=labels.copy(),
+                                            vocab=e["vocab"]))
+    for i in range(count):
+        sgcformat.write(folder / f"img{i:04d}.sgc", encoded[i % len(encoded)].with_seed(i))
+
+
+def wait_until(app, condition, timeout: float) -> tuple[float, float]:
+    """Run the event loop until ``condition()``.
+
+    Returns the seconds it took and the longest single pass of the event loop in ms
+    (how long the GUI thread could not react meanwhile).
+    """
+    start = time.perf_counter()
+    longest = 0.0
+    while not condition():
+        tick = time.perf_counter()
+        app.processEvents()
+        longest = max(longest, time.perf_counter() - tick)
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.0005)
+    return time.perf_counter() - start, longest * 1e3
+
+
+class LatencyProbe:
+    """A repeating timer; its lateness is how long the GUI thread was unable to react."""
+
+    def __init__(self):
+        from PyQt6.QtCore import QTimer
+
+        self.late_ms: list[float] = []
+        self._last = None
+        self._timer = QTimer(interval=TIMER_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.late_ms.append(max(0.0, (now - self._last) * 1e3 - TIMER_MS))
+        self._last = now
+
+    def run(self, app, seconds: float) -> dict:
+        from PyQt6.QtCore import QEventLoop, QTimer
+
+        self.late_ms, self._last = [], None
+        self._timer.start()
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+        self._timer.stop()
+        late = sorted(self.late_ms)
+        return {"ticks": len(late), "p50_ms": statistics.median(late),
+                "p99_ms": late[int(0.99 * (len(late) - 1))], "max_ms": late[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="how long to probe latency while generative thumbnails decode")
+    args = parser.parse_args()
+
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QApplication
+
+    from sgcformat.testing import build_tiny_models, use_tiny_models
+    from sgcformat.viewer.thumbnails import ThumbState
+    from sgcformat.viewer.window import MainWindow
+
+    app = QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = tmp / "folder"
+        folder.mkdir()
+        make_folder(folder, args.files)
+        build_tiny_models(tmp / "models")
+        with use_tiny_models(tmp / "models"):
+            settings = QSettings(str(tmp / "viewer.ini"), QSettings.Format.IniFormat)
+            window = MainWindow(settings=settings, thumbnail_size=THUMB)
+            window.resize(*SCREEN)
+            window.show()
+            app.processEvents()
+            model, grid = window.model, window.grid
+
+            start = time.perf_counter()
+            window.open_folder(folder)
+            app.processEvents()
+            visible: list[int] = []
+
+            def screen_full() -> bool:
+                visible[:] = grid.visible_rows()
+                return bool(visible) and all(model.state(r) != ThumbState.PENDING for r in visible)
+
+            _, longest_first = wait_until(app, screen_full, 60)
+            first_screen = time.perf_counter() - start
+            all_previews, longest_rest = wait_until(
+                app, lambda: all(model.state(r) != ThumbState.PENDING
+                                 for r in range(model.rowCount())), 600)
+            all_previews += first_screen
+            probe = LatencyProbe()
+            generative_before = sum(model.state(r) == ThumbState.GENERATIVE
+                                    for r in range(model.rowCount()))
+            during = probe.run(app, args.seconds)
+            generative_after = sum(model.state(r) == ThumbState.GENERATIVE
+                                   for r in range(model.rowCount()))
+            scroll_to = model.rowCount() // 2
+            grid.scrollTo(model.index(scroll_to))
+            app.processEvents()
+            scrolled = probe.run(app, args.seconds / 2)
+            window.close()
+
+    load = os.getloadavg()[0]
+    rows = [
+        ["full screen of previews", f"{len(visible)} thumbnails", f"{first_screen * 1e3:.0f} ms",
+         "≤ 1000 ms"],
+        [f"all {args.files} previews", "", f"{all_previews * 1e3:.0f} ms", ""],
+        ["longest event-loop pass while previews fill", "",
+         f"{max(longest_first, longest_rest):.1f} ms", "≤ 50 ms"],
+        ["event loop while generative thumbnails decode", f"{during['ticks']} ticks",
+         f"p50 {during['p50_ms']:.1f} / p99 {during['p99_ms']:.1f} / max {during['max_ms']:.1f} ms",
+         "≤ 50 ms"],
+        ["… after scrolling to the middle", f"{scrolled['ticks']} ticks",
+         f"p50 {scrolled['p50_ms']:.1f} / p99 {scrolled['p99_ms']:.1f} / max "
+         f"{scrolled['max_ms']:.1f} ms", "≤ 50 ms"],
+        [f"generative thumbnails in {args.seconds:.0f} s (tiny models, CPU)", "",
+         f"{generative_after - generative_before}", ""],
+    ]
+    body = (f"{args.files} files, window {SCREEN[0]}×{SCREEN[1]}, thumbnails {THUMB} px, "
+            f"timer {TIMER_MS} ms; 1-minute load average at the end: {load:.1f}.\n\n"
+            + markdown_table(["measure", "", "result", "target"], rows))
+    write_result("viewer_open_folder", "Viewer: open a folder of .sgc files", body, {
+        "files": args.files, "visible": len(visible), "first_screen_s": first_screen,
+        "all_previews_s": all_previews,
+        "longest_pass_during_previews_ms": max(longest_first, longest_rest),
+        "latency_generative": during,
+        "latency_after_scroll": scrolled, "load_average": load,
+        "generative_thumbnails": generative_after - generative_before,
+    })
+
+
+if __name__ == "__main__":
+    main()
