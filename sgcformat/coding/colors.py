@@ -17,13 +17,17 @@ from .rangecoder import Decoder, Encoder, contexts, decode_bypass, encode_bypass
 #: Quantiser steps (luma, chroma) per quality level, coarse to fine. Chroma planes
 #: (Co, Cg) have twice luma's range, hence the larger steps.
 STEPS: tuple[tuple[int, int], ...] = (
-    (64, 128), (48, 96), (36, 72), (28, 56), (22, 44), (17, 34), (13, 26), (10, 20),
-    (8, 16), (6, 12), (4, 8), (3, 6), (2, 4), (1, 2),
+    (64, 128), (52, 104), (44, 88), (36, 72), (30, 60), (25, 50), (21, 42), (18, 36), (16, 32),
+    (14, 28), (12, 24), (10, 20), (8, 16), (6, 12), (5, 10), (4, 8), (3, 6), (2, 4), (1, 2),
 )
 QUALITY_LEVELS = len(STEPS)
-DEFAULT_QUALITY = 4
+DEFAULT_QUALITY = 8
 
 _PLANES = 3
+#: RGB mean squared error per unit squared error of Y, Co, Cg (from the inverse transform).
+_RGB_WEIGHTS = (1.0, 1 / 6, 1 / 4)
+#: Rate-distortion trade-off of the encoder's level choice, in squared quantiser steps per bit.
+_LAMBDA = 0.05
 _ACTIVITY_CLASSES = 4
 _MAG_UNARY = 8      # magnitudes 1..8 in context-coded unary bins
 _ESCAPE_BITS = 4    # then an Exp-Golomb suffix in equiprobable bits, at most 2·4+... bits
@@ -36,9 +40,13 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
         raise ValueError(f"a colour map must be non-empty (rows, cols, 3) uint8, got {rgb.dtype} "
                          f"{rgb.shape}")
     steps = _steps(quality)
-    planes = _quantise(rgb.astype(np.int64), steps)
+    planes = [
+        _choose_levels(plane.tolist(), step, weight)
+        for plane, step, weight in zip(_ycocg(rgb.astype(np.int64)), (steps[0], steps[1], steps[1]),
+                                       _RGB_WEIGHTS, strict=True)
+    ]
     enc = Encoder()
-    _code_planes([p.tolist() for p in planes], rgb.shape[0], rgb.shape[1], enc)
+    _code_planes(planes, rgb.shape[0], rgb.shape[1], enc)
     return enc.finish()
 
 
@@ -60,19 +68,59 @@ def _steps(quality: int) -> tuple[int, int]:
     return STEPS[quality]
 
 
-def _quantise(rgb: np.ndarray, steps: tuple[int, int]) -> list[np.ndarray]:
-    """Quantised Y, Co, Cg planes (rounded to nearest on the YCoCg-R values)."""
+def _ycocg(rgb: np.ndarray) -> list[np.ndarray]:
+    """Forward YCoCg-R (integer lifting): Y, Co, Cg planes."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     co = r - b
     t = b + (co >> 1)
     cg = g - t
     y = t + (cg >> 1)
-    return [_round_div(y, steps[0]), _round_div(co, steps[1]), _round_div(cg, steps[1])]
+    return [y, co, cg]
 
 
-def _round_div(v: np.ndarray, step: int) -> np.ndarray:
-    """Nearest integer to v / step, halves away from zero."""
-    return np.sign(v) * ((np.abs(v) + step // 2) // step)
+def _choose_levels(values: list[list[int]], step: int, weight: float) -> list[list[int]]:
+    """Quantisation levels for one plane, trading distortion for rate (encoder only).
+
+    In raster order with the decoder's MED prediction, each value takes the nearer of
+    its two neighbouring levels, or the level the prediction gives if it is within one
+    step: ``weight`` × squared error + λ × (rough bit cost) is minimised.
+    ``weight`` converts the plane's error into RGB mean squared error.
+    """
+    lam = _LAMBDA * step * step
+    rows, cols = len(values), len(values[0])
+    out = [[0] * cols for _ in range(rows)]
+    for y in range(rows):
+        for x in range(cols):
+            pred = _med(out, y, x, cols)[0]
+            v = values[y][x] / step
+            lo = int(v // 1)
+            best = None
+            for q in {lo, lo + 1, pred} if abs(v - pred) <= 1 else (lo, lo + 1):
+                err = (v - q) * step
+                res = abs(q - pred)
+                cost = weight * err * err + lam * (1 + 2 * res.bit_length() if res else 0.3)
+                if best is None or cost < best[0]:
+                    best = (cost, q)
+            out[y][x] = best[1]
+    return out
+
+
+def _med(plane: list[list[int]], y: int, x: int, cols: int) -> tuple[int, int]:
+    """MED (LOCO-I) prediction and activity from causal neighbours (spec §4.3)."""
+    row = plane[y]
+    if not y:
+        return (row[x - 1] if x else 0), 0
+    up = plane[y - 1]
+    if not x:
+        return up[0], (abs(up[0] - up[1]) if cols > 1 else 0)
+    a, b, c = row[x - 1], up[x], up[x - 1]
+    if c >= max(a, b):
+        pred = min(a, b)
+    elif c <= min(a, b):
+        pred = max(a, b)
+    else:
+        pred = a + b - c
+    return pred, abs(a - c) + abs(b - c)
 
 
 def _reconstruct(planes: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
@@ -96,19 +144,8 @@ def _code_planes(planes: list, rows: int, cols: int, coder) -> None:
     for plane_index, plane in enumerate(planes):
         for y in range(rows):
             row = plane[y]
-            up = plane[y - 1] if y else None
             for x in range(cols):
-                # MED (LOCO-I) prediction; missing neighbours copy the available one, 0 at (0, 0).
-                if up is None:
-                    pred = row[x - 1] if x else 0
-                    act = 0
-                elif not x:
-                    pred = up[0]
-                    act = abs(up[0] - up[1]) if cols > 1 else 0
-                else:
-                    a, b, c = row[x - 1], up[x], up[x - 1]
-                    pred = min(a, b) if c >= max(a, b) else max(a, b) if c <= min(a, b) else a + b - c
-                    act = abs(a - c) + abs(b - c)
+                pred, act = _med(plane, y, x, cols)
                 act_class = min(act, _ACTIVITY_CLASSES - 1)
                 ctx = plane_index * _ACTIVITY_CLASSES + act_class
                 if encoding:

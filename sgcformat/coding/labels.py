@@ -31,8 +31,11 @@ from .rangecoder import (
 )
 
 MAX_VOCAB = 65535
-_N_SHAPES = 64
+_N_SHAPES = 16
 _MAX_CANDIDATES = 4
+_UNARY_RANKS = 2
+#: Initial probability (/2048) of a *miss* for the neighbour-match contexts: matches are likely.
+MATCH_INIT = 512
 _TREE_DEPTH = 16  # ceil(log2(MAX_VOCAB))
 
 
@@ -132,28 +135,29 @@ def _code_cells(k: int, rows: int, cols: int, local: list, coder) -> None:
     """
     encoding = isinstance(coder, Encoder)
     match = contexts(_MAX_CANDIDATES * _N_SHAPES)
+    match[::2] = [MATCH_INIT] * (_MAX_CANDIDATES * _N_SHAPES)
+    rank = contexts(2 * _UNARY_RANKS)
     tree = contexts(1 << _TREE_DEPTH) if k > 64 else contexts(1 << (k - 1).bit_length())
+    last_seen = [-1] * k  # raster position of each class's latest cell
+    position = 0
     for y in range(rows):
         row = local[y]
         up = local[y - 1] if y else None
         for x in range(cols):
-            # Causal neighbours that exist, in candidate order W, N, NE, NW.
+            # Causal neighbours that exist (-1 where not), in candidate order W, N, NE, NW.
             w = row[x - 1] if x else -1
             n = up[x] if up is not None else -1
             ne = up[x + 1] if up is not None and x + 1 < cols else -1
             nw = up[x - 1] if up is not None and x else -1
-            shape = (
-                (w == n) | (n == ne) << 1 | (w == nw) << 2 | (n == nw) << 3 | (w == ne) << 4
-                | (0 if y else 32)
-            )
+            shape = (w == n) | (n == ne) << 1 | (w == nw) << 2 | (n == nw) << 3
             cands = []
             for c in (w, n, ne, nw):
                 if c >= 0 and c not in cands:
                     cands.append(c)
             value = row[x] if encoding else -1
-            last = len(cands) - 1 if len(cands) == k else len(cands)
+            implied = len(cands) - 1 if len(cands) == k else len(cands)
             for j, c in enumerate(cands):
-                if j == last:  # the only class left: implied
+                if j == implied:  # the only class left
                     value = c
                     break
                 ctx = j * _N_SHAPES + shape
@@ -166,15 +170,40 @@ def _code_cells(k: int, rows: int, cols: int, local: list, coder) -> None:
                     value = c
                     break
             else:
-                # None of the neighbours: rank among the other present classes.
-                others = [c for c in range(k) if c not in cands]
-                depth = (len(others) - 1).bit_length()
-                if encoding:
-                    encode_tree(coder, tree, 0, depth, others.index(value))
-                else:
-                    rank = decode_tree(coder, tree, 0, depth)
-                    if rank >= len(others):
-                        raise BitstreamError("label rank outside the classes present")
-                    value = others[rank]
+                value = _code_other(coder, encoding, value, cands, k, last_seen, rank, tree)
             if not encoding:
                 row[x] = value
+            last_seen[value] = position
+            position += 1
+
+
+def _code_other(coder, encoding: bool, value: int, cands: list[int], k: int,
+                last_seen: list[int], rank: list[int], tree: list[int]) -> int:
+    """A class none of the neighbours has: its rank among the others, most recently seen first.
+
+    Ranks 0 and 1 are unary bins (context: bin, whether that class was seen yet); larger
+    ranks go through a bit-tree. Returns the (decoded) local class index.
+    """
+    others = sorted((c for c in range(k) if c not in cands), key=lambda c: -last_seen[c])
+    m = len(others)
+    r = others.index(value) if encoding else 0
+    for i in range(_UNARY_RANKS):
+        if i == m - 1:  # the last remaining rank is implied
+            return others[i]
+        ctx = 2 * i + (last_seen[others[i]] >= 0)
+        if encoding:
+            coder.bit(rank, ctx, r > i)
+            stop = r == i
+        else:
+            stop = not coder.bit(rank, ctx)
+        if stop:
+            return others[i]
+    rest = m - _UNARY_RANKS
+    depth = (rest - 1).bit_length()
+    if encoding:
+        encode_tree(coder, tree, 0, depth, r - _UNARY_RANKS)
+        return value
+    r = decode_tree(coder, tree, 0, depth)
+    if r >= rest:
+        raise BitstreamError("label rank outside the classes present")
+    return others[_UNARY_RANKS + r]
