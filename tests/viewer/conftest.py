@@ -47,9 +47,8 @@ def sgc_folder(tmp_path: Path, write_scene, make_scene) -> Path:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, request):
+def make_window(qtbot, tmp_path, tiny_models):
     """Factory for main windows with scratch settings, tiny models and few decode steps."""
-    request.getfixturevalue("tiny_models")  # the registry points at them for the whole test
     from PyQt6.QtCore import QSettings
 
     from sgcformat.viewer.window import MainWindow
