@@ -172,10 +172,14 @@ def _fit_budget(enc: _Encoder, budget: int, extra: int) -> Settings:
         if q >= 0:
             candidates.append(Settings(label_grid, color_grid, q))
     best = max(candidates, key=lambda s: (enc.nbytes(s), s.label_grid, s.color_quality))
-    # Spend what is left on a finer label grid.
-    finer = list(range(best.label_grid, min(MAX_GRID, max(enc.size)) + 1))
-    j = _largest_fitting(finer, lambda g: fits(Settings(g, best.color_grid, best.color_quality)))
-    return Settings(finer[max(j, 0)], best.color_grid, best.color_quality)
+    # Spend what is left on a finer colour grid, then on a finer label grid.
+    limit = min(MAX_GRID, max(enc.size))
+    grids = list(range(best.color_grid, limit + 1))
+    j = _largest_fitting(grids, lambda g: fits(Settings(best.label_grid, g, best.color_quality)))
+    best = Settings(best.label_grid, grids[max(j, 0)], best.color_quality)
+    grids = list(range(best.label_grid, limit + 1))
+    j = _largest_fitting(grids, lambda g: fits(Settings(g, best.color_grid, best.color_quality)))
+    return Settings(grids[max(j, 0)], best.color_grid, best.color_quality)
 
 
 def encode(

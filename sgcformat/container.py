@@ -22,6 +22,7 @@ import construct as cs
 import numpy as np
 
 from . import registry
+from .coding import colors, labels
 from .errors import (
     BadSignatureError,
     ChecksumError,
@@ -107,7 +108,7 @@ Length = CanonicalVarInt(4)
 Header = cs.Struct(
     "width" / Dimension,
     "height" / Dimension,
-    "models" / cs.BitStruct("vocab" / cs.Nibble, "profile" / cs.Nibble),
+    "models" / cs.Int8ul,  # vocabulary id << 4 | profile id
     "label_grid" / cs.Int8ul,
     "color_grid" / cs.Int8ul,
     "color_quality" / cs.Int8ul,
@@ -243,16 +244,12 @@ class SgcFile:
     @cached_property
     def label_map(self) -> np.ndarray:
         """Class ids, shape (rows, columns), dtype uint16."""
-        from .coding import labels
-
         w, h = self.label_size
         return labels.decode(self.label_data, w, h, registry.vocabulary(self.vocab).size)
 
     @cached_property
     def color_map(self) -> np.ndarray:
         """RGB colours, shape (rows, columns, 3), dtype uint8."""
-        from .coding import colors
-
         w, h = self.color_size
         return colors.decode(self.color_data, w, h, self.color_quality)
 
@@ -300,6 +297,9 @@ class SgcFile:
         ]
 
 
+#: Payload grammars that must consume their chunk exactly.
+_EXACT = {c: cs.Sequence(c, cs.Terminated) for c in (SeedPayload, ParamsPayload)}
+
 _CHUNK_NAMES = {v: k for k, v in vars(ChunkType).items() if not k.startswith("_")}
 
 
@@ -309,7 +309,7 @@ def chunk_name(type_: int) -> str:
 
 def _parse_exact(construct: cs.Construct, data: bytes, what: str):
     try:
-        return cs.Sequence(construct, cs.Terminated).parse(data)[0]
+        return _EXACT[construct].parse(data)[0]
     except SgcFormatError:
         raise
     except cs.ConstructError as exc:
@@ -380,17 +380,15 @@ def _validated(core, records) -> SgcFile:
     for name in ("width", "height"):
         if not 1 <= h[name] <= MAX_DIMENSION:
             raise InvalidFieldError(f"{name} {h[name]} outside 1..{MAX_DIMENSION}")
-    vocab = registry.vocabulary(h.models.vocab)
-    profile = registry.profile(h.models.profile)
+    vocab = registry.vocabulary(h.models >> 4)
+    profile = registry.profile(h.models & 0x0F)
     if profile.vocab is not None and profile.vocab != vocab.name:
         raise InvalidFieldError(f"profile {profile.name} cannot decode vocabulary {vocab.name}")
     for name in ("label_grid", "color_grid"):
         if not 1 <= h[name] <= min(MAX_GRID, max(h.width, h.height)):
             raise InvalidFieldError(f"{name} {h[name]} outside 1..min(255, image long side)")
-    from .coding.colors import QUALITY_LEVELS
-
-    if h.color_quality >= QUALITY_LEVELS:
-        raise InvalidFieldError(f"color_quality {h.color_quality} >= {QUALITY_LEVELS}")
+    if h.color_quality >= colors.QUALITY_LEVELS:
+        raise InvalidFieldError(f"color_quality {h.color_quality} >= {colors.QUALITY_LEVELS}")
     previous = -1
     chunks = []
     for c in records:
@@ -417,8 +415,7 @@ def build(sgc: SgcFile) -> bytes:
     body = Core.build(dict(
         header=dict(
             width=sgc.width, height=sgc.height,
-            models=dict(vocab=registry.vocabulary(sgc.vocab).id,
-                        profile=registry.profile(sgc.profile).id),
+            models=registry.vocabulary(sgc.vocab).id << 4 | registry.profile(sgc.profile).id,
             label_grid=sgc.label_grid, color_grid=sgc.color_grid,
             color_quality=sgc.color_quality,
         ),

@@ -103,20 +103,22 @@ DEFAULT_PROFILE_FOR_VOCAB = {
 }
 
 
+_VOCAB_BY_KEY = {key: v for v in VOCABULARIES.values() for key in (v.name, v.id)}
+_PROFILE_BY_KEY = {key: p for p in PROFILES.values() for key in (p.name, p.id)}
+
+
 def vocabulary(name_or_id: str | int) -> Vocabulary:
     """Look a vocabulary up by name or file id."""
-    for v in VOCABULARIES.values():
-        if name_or_id in (v.name, v.id):
-            return v
+    if name_or_id in _VOCAB_BY_KEY:
+        return _VOCAB_BY_KEY[name_or_id]
     kind = InvalidFieldError if isinstance(name_or_id, int) else VocabularyError
     raise kind(f"unknown vocabulary {name_or_id!r} (known: {', '.join(VOCABULARIES)})")
 
 
 def profile(name_or_id: str | int) -> ProfileEntry:
     """Look a decoder profile up by name or file id."""
-    for p in PROFILES.values():
-        if name_or_id in (p.name, p.id):
-            return p
+    if name_or_id in _PROFILE_BY_KEY:
+        return _PROFILE_BY_KEY[name_or_id]
     kind = InvalidFieldError if isinstance(name_or_id, int) else ValueError
     raise kind(f"unknown decoder profile {name_or_id!r} (known: {', '.join(PROFILES)})")
 

@@ -66,7 +66,7 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
     flipped = bytearray(good)
     flipped[20] ^= 0x04
     head = container.Core.build(dict(
-        header=dict(width=512, height=512, models=dict(vocab=0, profile=1),
+        header=dict(width=512, height=512, models=0x01,
                     label_grid=32, color_grid=16, color_quality=0),
         label_data=b"", color_data=b"")
     )[:8]
@@ -116,7 +116,7 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
 
 def _raw_build(sgc: SgcFile, **changes) -> bytes:
     """Build bypassing the writer's checks, to produce files with out-of-range fields."""
-    h = dict(width=sgc.width, height=sgc.height, models=dict(vocab=0, profile=1),
+    h = dict(width=sgc.width, height=sgc.height, models=0x01,
              label_grid=sgc.label_grid, color_grid=sgc.color_grid, color_quality=sgc.color_quality)
     h.update(changes)
     core = container.Core.build(dict(header=h, label_data=sgc.label_data, color_data=sgc.color_data))
