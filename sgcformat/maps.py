@@ -47,16 +47,22 @@ def default_long_side(width: int, height: int, cells: int) -> int:
     return best[1]
 
 
-def _area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix: row i holds the covered fraction of each input pixel, rows sum to 1.
+def _area_mean(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    """Area average of ``a`` along ``axis`` into ``n_out <= n`` equal cells (float64).
 
-    Cell i spans [i·n_in/n_out, (i+1)·n_in/n_out) in pixel units.
+    Cell i spans [e_i, e_(i+1)) with e_i = i·n/n_out pixel units: the whole pixels
+    from ⌊e_i⌋ on, minus the part of pixel ⌊e_i⌋ before e_i, plus the part of
+    pixel ⌊e_(i+1)⌋ before e_(i+1); partly covered pixels count by area.
     """
-    edges = np.arange(n_out + 1, dtype=np.float64) * (n_in / n_out)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    pixel = np.arange(n_in, dtype=np.float64)[None, :]
-    overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
-    return overlap / (n_in / n_out)
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    edges = np.arange(n_out + 1) * n
+    whole, part = edges // n_out, (edges % n_out) / n_out
+    sums = np.add.reduceat(a, whole[:-1], axis=0, dtype=np.float64)
+    extra = (slice(None),) + (None,) * (a.ndim - 1)
+    cut = part[extra] * a[np.minimum(whole, n - 1)]  # part[-1] = 0 covers whole[-1] = n
+    sums += cut[1:] - cut[:-1]
+    return np.moveaxis(sums * (n_out / n), 0, axis)
 
 
 def color_map(image, size: tuple[int, int]) -> np.ndarray:
@@ -67,11 +73,7 @@ def color_map(image, size: tuple[int, int]) -> np.ndarray:
     """
     rgb = _rgb_array(image)
     cols, rows = _check_grid(size, rgb.shape[1], rgb.shape[0])
-    wy = _area_weights(rgb.shape[0], rows)
-    wx = _area_weights(rgb.shape[1], cols)
-    # (rows, H) @ (H, W*3) -> (rows, W, 3), then the columns.
-    tmp = (wy @ rgb.reshape(rgb.shape[0], -1).astype(np.float64)).reshape(rows, rgb.shape[1], 3)
-    out = np.einsum("cw,rwk->rck", wx, tmp)
+    out = _area_mean(_area_mean(rgb, rows, 0), cols, 1)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -98,14 +100,17 @@ def label_map(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise VocabularyError(f"class id {n_classes - 1} does not fit 16 bits")
     cell_y = ((2 * np.arange(height) + 1) * rows) // (2 * height)
     cell_x = ((2 * np.arange(width) + 1) * cols) // (2 * width)
-    cell = (cell_y[:, None] * cols + cell_x[None, :])[labeled]
-    classes = ids[labeled].astype(np.int64)
-    if n_classes * rows * cols <= 1 << 24:
-        votes = np.bincount(cell * n_classes + classes, minlength=rows * cols * n_classes)
+    cell = cell_y[:, None] * cols + cell_x[None, :]
+    n_bins = rows * cols * n_classes
+    if n_bins <= 1 << 24:
+        # Unlabeled pixels go to one extra bin, dropped after counting.
+        codes = np.where(labeled, cell * n_classes + ids, n_bins)
+        votes = np.bincount(codes.ravel(), minlength=n_bins + 1)[:n_bins]
         votes = votes.reshape(rows * cols, n_classes)
         winner = votes.argmax(axis=1)  # first maximum = smallest class id
         voted = votes.any(axis=1)
     else:  # huge vocabularies: count (cell, class) pairs sparsely
+        cell, classes = cell[labeled], ids[labeled].astype(np.int64)
         pairs, counts = np.unique(cell * n_classes + classes, return_counts=True)
         order = np.lexsort((pairs % n_classes, -counts, pairs // n_classes))
         best_cells, first = np.unique(pairs[order] // n_classes, return_index=True)
