@@ -30,7 +30,7 @@ _RGB_WEIGHTS = (1.0, 1 / 6, 1 / 4)
 _LAMBDA = 0.05
 _ACTIVITY_CLASSES = 4
 _MAG_UNARY = 8      # magnitudes 1..8 in context-coded unary bins
-_ESCAPE_BITS = 4    # then an Exp-Golomb suffix in equiprobable bits, at most 2·4+... bits
+_ESCAPE_PREFIX = 10  # then Exp-Golomb in equiprobable bits, prefix at most 10 ones
 
 
 def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
@@ -46,7 +46,7 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
                                        _RGB_WEIGHTS, strict=True)
     ]
     enc = Encoder()
-    _code_planes(planes, rgb.shape[0], rgb.shape[1], enc)
+    _code_planes(planes, rgb.shape[0], rgb.shape[1], steps, enc)
     return enc.finish()
 
 
@@ -57,7 +57,7 @@ def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY)
     steps = _steps(quality)
     dec = Decoder(data)
     planes = [[[0] * width for _ in range(height)] for _ in range(_PLANES)]
-    _code_planes(planes, height, width, dec)
+    _code_planes(planes, height, width, steps, dec)
     dec.finish()
     return _reconstruct(np.asarray(planes, dtype=np.int64), steps)
 
@@ -135,13 +135,18 @@ def _reconstruct(planes: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
 
 
-def _code_planes(planes: list, rows: int, cols: int, coder) -> None:
-    """Encode (Encoder) or decode in place (Decoder) the quantised planes, plane by plane."""
+def _code_planes(planes: list, rows: int, cols: int, steps: tuple[int, int], coder) -> None:
+    """Encode (Encoder) or decode in place (Decoder) the quantised planes, plane by plane.
+
+    Levels stay within ±(255 // step + 1), the range the encoder can produce; a
+    decoded level outside it is a BitstreamError, which also keeps arithmetic small.
+    """
     encoding = isinstance(coder, Encoder)
     zero = contexts(_PLANES * _ACTIVITY_CLASSES)
-    sign = contexts(_PLANES * 3)
+    sign = contexts(_PLANES)
     mag = contexts(_PLANES * _ACTIVITY_CLASSES * _MAG_UNARY)
     for plane_index, plane in enumerate(planes):
+        limit = 255 // steps[min(plane_index, 1)] + 1
         for y in range(rows):
             row = plane[y]
             for x in range(cols):
@@ -160,6 +165,8 @@ def _code_planes(planes: list, rows: int, cols: int, coder) -> None:
                         res = _decode_magnitude(coder, mag, ctx * _MAG_UNARY)
                         if coder.bit(sign, plane_index):
                             res = -res
+                    if abs(pred + res) > limit:
+                        raise BitstreamError("colour level outside the quantiser's range")
                     row[x] = pred + res
 
 
@@ -183,6 +190,6 @@ def _decode_magnitude(dec: Decoder, probs: list[int], base: int) -> int:
     n = 0
     while decode_bypass(dec, 1):
         n += 1
-        if n > 10:
+        if n > _ESCAPE_PREFIX:
             raise BitstreamError("colour residual escape is too long")
     return _MAG_UNARY + (1 << n) + decode_bypass(dec, n)

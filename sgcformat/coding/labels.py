@@ -36,7 +36,6 @@ _MAX_CANDIDATES = 4
 _UNARY_RANKS = 2
 #: Initial probability (/2048) of a *miss* for the neighbour-match contexts: matches are likely.
 MATCH_INIT = 512
-_TREE_DEPTH = 16  # ceil(log2(MAX_VOCAB))
 
 
 def encode(ids: np.ndarray, vocab_size: int) -> bytes:
@@ -137,7 +136,7 @@ def _code_cells(k: int, rows: int, cols: int, local: list, coder) -> None:
     match = contexts(_MAX_CANDIDATES * _N_SHAPES)
     match[::2] = [MATCH_INIT] * (_MAX_CANDIDATES * _N_SHAPES)
     rank = contexts(2 * _UNARY_RANKS)
-    tree = contexts(1 << _TREE_DEPTH) if k > 64 else contexts(1 << (k - 1).bit_length())
+    tree = contexts(1 << (k - 1).bit_length())
     last_seen = [-1] * k  # raster position of each class's latest cell
     position = 0
     for y in range(rows):
