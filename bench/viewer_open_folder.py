@@ -57,7 +57,7 @@ def wait_until(app, condition, timeout: float) -> tuple[float, float]:
         longest = max(longest, time.perf_counter() - tick)
         if time.perf_counter() - start > timeout:
             raise TimeoutError("condition not met in time")
-        time.sleep(0.0005)
+        time.sleep(0.002)
     return time.perf_counter() - start, longest * 1e3
 
 
@@ -123,14 +123,10 @@ def main() -> None:
 
             start = time.perf_counter()
             window.open_folder(folder)
-            app.processEvents()
-            visible: list[int] = []
-
-            def screen_full() -> bool:
-                visible[:] = grid.visible_rows()
-                return bool(visible) and all(model.state(r) != ThumbState.PENDING for r in visible)
-
-            _, longest_first = wait_until(app, screen_full, 60)
+            app.processEvents()  # lays the grid out
+            visible = grid.visible_rows()
+            _, longest_first = wait_until(
+                app, lambda: all(model.state(r) != ThumbState.PENDING for r in visible), 60)
             first_screen = time.perf_counter() - start
             all_previews, longest_rest = wait_until(
                 app, lambda: all(model.state(r) != ThumbState.PENDING

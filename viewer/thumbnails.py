@@ -85,6 +85,11 @@ class ThumbnailModel(QAbstractListModel):
         self._entries: list[_Entry] = []
         self._rows: dict[str, int] = {}
         self._generation = 0
+        #: Rows on screen (None until the view reports them) and generative work held back
+        #: until their previews are in: importing torch and loading a model would otherwise
+        #: compete with the first screen of previews for the GIL.
+        self._visible: list[int] | None = None
+        self._generative_backlog: list[str] = []
         self._claimed: set[tuple[int, str]] = set()
         self._claim_lock = threading.Lock()
         self._signals = _PreviewSignals()
@@ -106,6 +111,7 @@ class ThumbnailModel(QAbstractListModel):
         self.beginResetModel()
         self._entries = [_Entry(Path(p)) for p in paths]
         self._rows = {str(e.path): i for i, e in enumerate(self._entries)}
+        self._visible, self._generative_backlog = None, []
         with self._claim_lock:
             self._claimed.clear()
         self.endResetModel()
@@ -132,6 +138,7 @@ class ThumbnailModel(QAbstractListModel):
         self.generative = enabled and self._worker is not None
         if self._worker is None:
             return
+        self._generative_backlog = []
         if self.generative:
             self._worker.set_thumbnails(
                 str(e.path) for e in self._entries
@@ -143,11 +150,13 @@ class ThumbnailModel(QAbstractListModel):
     def prioritize(self, rows: list[int]) -> None:
         """Rows now on screen: their previews and generative thumbnails go first."""
         rows = [r for r in rows if 0 <= r < len(self._entries)]
+        self._visible = rows
         for r in rows:
             if self._entries[r].state == ThumbState.PENDING:
                 self._start_preview(self._entries[r].path, priority=10)
         if self._worker is not None:
             self._worker.set_visible(str(self._entries[r].path) for r in rows)
+        self._flush_generative()
 
     def refresh(self, path: str | Path) -> None:
         """Forget a file's thumbnail and render it again (after it changed on disk)."""
@@ -230,9 +239,20 @@ class ThumbnailModel(QAbstractListModel):
         else:
             entry.state, entry.image = ThumbState.PREVIEW, image
             if self.generative and _needs_model(entry.profile):
-                self._worker.add_thumbnails([path])
+                self._generative_backlog.append(path)
         entry.pixmap = None
         self._changed(row)
+        self._flush_generative()
+
+    def _flush_generative(self) -> None:
+        """Hand held-back generative thumbnails to the worker once the screen has its previews."""
+        if not self._generative_backlog or not self.generative:
+            return
+        rows = range(len(self._entries)) if self._visible is None else self._visible
+        if any(self._entries[r].state == ThumbState.PENDING for r in rows):
+            return
+        self._worker.add_thumbnails(self._generative_backlog)
+        self._generative_backlog = []
 
     def _on_generative(self, path: str, image: QImage) -> None:
         row = self._rows.get(path)

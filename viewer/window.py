@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
             self.view.set_overlay(None)
         thumb = self.model.image(row) if row is not None else None
         if thumb is not None and not thumb.isNull():
-            self.view.set_image(thumb.scaled(self.info.width, self.info.height))
+            self.view.set_image(thumb)  # at once, until the full-size preview arrives
         self._preview_token += 1
         self.pool.start(functools.partial(self._load_full_preview, self._preview_token, path), 20)
         if self.needs_model():
