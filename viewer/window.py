@@ -389,7 +389,9 @@ class MainWindow(QMainWindow):
         if job == self._task:
             self._task = None
             self.progress.hide()
-            self._show_banner(message if kind == "missing-model" else f"Encoding failed: {message}")
+            text = message if kind == "missing-model" else f"Encoding failed: {message}"
+            self._show_banner(text)
+            self.statusBar().showMessage(text)
             return
         if job != self._job:
             return

@@ -267,3 +267,18 @@ def test_save_as_sgc_encodes_on_the_model_thread(qtbot, make_window, sgc_folder,
         window.encode_to(tmp_path / "photo.png", tmp_path / "other.sgc", "ldm-semantic-512")
     assert "sgc models" in window.banner.text()
     assert not (tmp_path / "other.sgc").exists()
+
+
+def test_dropping_a_folder_opens_it(qtbot, make_window, sgc_folder):
+    from PyQt6.QtCore import QMimeData, QPointF, QUrl
+    from PyQt6.QtGui import QDropEvent
+
+    window = make_window(generative_thumbnails=False)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(sgc_folder))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert event.isAccepted()
+    assert window.model.rowCount() == 5 and window.stack.currentIndex() == 0
+    assert window.recent()[0] == str(sgc_folder.resolve())
