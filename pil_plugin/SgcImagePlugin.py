@@ -22,7 +22,6 @@ Design choices (documented for users in ``docs/pillow.md``):
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -37,14 +36,12 @@ from sgcformat.container import (
     SIGNATURE,
     VERSION,
     ChunkType,
-    Core,
     DecodeParams,
-    Header,
     SgcFile,
-    build,
     parse,
+    salvage,
 )
-from sgcformat.errors import SgcFormatError, TruncatedFileError
+from sgcformat.errors import ChecksumError, SgcFormatError, TruncatedFileError
 
 #: Frames (alternative samples) of a file whose profile is generative.
 N_FRAMES = 8
@@ -111,36 +108,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _header_only(data: bytes) -> tuple[SgcFile, bool]:
-    """The header of a truncated file, validated by the container's own rules.
-
-    Returns the file with whatever maps survived and whether both maps are
-    complete. Raises ``SyntaxError`` when the header itself is cut or invalid.
-    """
-    stream = io.BytesIO(data[len(SIGNATURE) + 1:])
-    try:
-        header = Header.parse_stream(stream)
-        stream.seek(0)
-        try:
-            core = Core.parse_stream(stream)
-            maps, complete = (core.label_data, core.color_data), True
-        except Exception:  # construct raises several classes for a cut stream
-            maps, complete = (b"", b""), False
-        sgc = SgcFile(
-            width=header.width, height=header.height,
-            vocab=registry.vocabulary(header.models.vocab).name,
-            profile=registry.profile(header.models.profile).name,
-            label_grid=header.label_grid, color_grid=header.color_grid,
-            color_quality=header.color_quality, label_data=maps[0], color_data=maps[1],
-        )
-        # Re-serialising and parsing applies every header rule of the spec, with no copy of them here.
-        return parse(build(sgc)), complete
-    except SgcFormatError as exc:
-        raise SyntaxError(f"truncated SGC file with an invalid header: {exc}") from exc
-    except Exception as exc:
-        raise SyntaxError("SGC file truncated inside its header") from exc
-
-
 class SgcImageFile(ImageFile.ImageFile):
     """An ``.sgc`` file as a Pillow image: lazy open, generative decode on ``load()``."""
 
@@ -151,11 +118,15 @@ class SgcImageFile(ImageFile.ImageFile):
         assert self.fp is not None
         data = self.fp.read(MAX_FILE_BYTES + 1)
         self._problem: SgcFormatError | None = None
-        self._maps_complete = True
         try:
             sgc = parse(data)
-        except TruncatedFileError as exc:
-            sgc, self._maps_complete = _header_only(data)
+        except (TruncatedFileError, ChecksumError) as exc:
+            # A cut or damaged body behind an intact header opens, like a truncated PNG;
+            # load() then raises unless ImageFile.LOAD_TRUNCATED_IMAGES.
+            try:
+                sgc = salvage(data)
+            except SgcFormatError as header_error:
+                raise SyntaxError(str(header_error)) from exc
             self._problem = exc
         except SgcFormatError as exc:
             raise SyntaxError(str(exc)) from exc
@@ -284,8 +255,10 @@ class SgcImageFile(ImageFile.ImageFile):
         sgc = self._sgc
         if self._problem is not None:
             if not ImageFile.LOAD_TRUNCATED_IMAGES:
-                raise OSError(f"image file is truncated: {self._problem}")
-            if not self._maps_complete:
+                raise OSError(f"image file is truncated or damaged: {self._problem}")
+            try:
+                sgc.label_map, sgc.color_map  # noqa: B018
+            except SgcFormatError:
                 return Image.new("RGB", self.size)  # nothing to paint: black, as Pillow leaves cut data
         try:
             sgc.label_map  # noqa: B018 - decode both maps now, so bitstream errors are OSErrors

@@ -29,7 +29,6 @@ from .errors import (
     InvalidFieldError,
     LimitExceededError,
     SgcFormatError,
-    TrailingDataError,
     TruncatedFileError,
     UnknownCriticalChunkError,
     UnsupportedVersionError,
@@ -114,16 +113,21 @@ Header = cs.Struct(
     "color_quality" / cs.Int8ul,
 )
 
+#: Chunk type 0 has no length and no payload: it ends the chunk list (spec §5).
+END_OF_CHUNKS = 0x00
+
 ChunkRecord = cs.Struct(
     "type" / cs.Int8ul,
-    "data" / cs.Prefixed(Length, cs.GreedyBytes),
+    "data" / cs.If(cs.this.type != END_OF_CHUNKS, cs.Prefixed(Length, cs.GreedyBytes)),
 )
 
-#: Fields 3-7 of the file table (spec §3); chunks (field 8) follow until the CRC.
-Core = cs.Struct(
+#: Everything between signature+version and the CRC: fields 3-7 of spec §3. The colour
+#: bitstream is last, so its length is implied by the CRC's position.
+Body = cs.Struct(
     "header" / Header,
+    "chunks" / cs.RepeatUntil(lambda chunk, _lst, _ctx: chunk["type"] == END_OF_CHUNKS, ChunkRecord),
     "label_data" / cs.Prefixed(Length, cs.GreedyBytes),
-    "color_data" / cs.Prefixed(Length, cs.GreedyBytes),
+    "color_data" / cs.GreedyBytes,
 )
 
 SeedPayload = CanonicalVarInt(5)
@@ -290,9 +294,9 @@ class SgcFile:
         header = total - maps - 2 - sum(row["bytes"] for row in optional)
         return [
             {"type": "header", "bytes": header},
+            *optional,
             {"type": "labels", "bytes": len(self.label_data)},
             {"type": "colors", "bytes": len(self.color_data)},
-            *optional,
             {"type": "crc", "bytes": 2},
         ]
 
@@ -337,46 +341,50 @@ def parse(data: bytes) -> SgcFile:
         raise UnsupportedVersionError(f"SGC version {data[3]} is not supported (this reader: 1)")
     body_end = max(4, len(data) - 2)
     try:
-        core, chunks = _parse_structure(data, body_end)
-        if len(data) < 6 or crc16(data[:body_end]) != int.from_bytes(data[body_end:], "little"):
-            raise ChecksumError("CRC-16 mismatch: the file is corrupt")
-    except (TruncatedFileError, ChecksumError, InvalidFieldError) as exc:
-        end = _valid_prefix_end(data)
-        if end is not None:
-            raise TrailingDataError(f"{len(data) - end} bytes follow the end of the file") from exc
-        raise
-    return _validated(core, chunks)
-
-
-def _parse_structure(data: bytes, body_end: int):
-    """Fields 3-8 of ``data[4:body_end]`` (step 4 of the reading order)."""
-    stream = io.BytesIO(data[4:body_end])
-    try:
-        core = Core.parse_stream(stream)
-        chunks = []
-        while stream.tell() < body_end - 4:
-            chunks.append(ChunkRecord.parse_stream(stream))
+        body = Body.parse(data[4:body_end])
     except cs.StreamError as exc:
         raise TruncatedFileError("file ends inside a field or payload it declares") from exc
-    return core, chunks
+    if len(data) < 6 or crc16(data[:body_end]) != int.from_bytes(data[body_end:], "little"):
+        raise ChecksumError("CRC-16 mismatch: the file is corrupt, truncated or has bytes appended")
+    return _validated(body)
 
 
-def _valid_prefix_end(data: bytes) -> int | None:
-    """End of a structurally complete, CRC-correct file that is a proper prefix of ``data``."""
+def salvage(data: bytes) -> SgcFile:
+    """Best-effort reading of a damaged file whose header is intact (e.g. a cut download).
+
+    Chunks and maps are kept as far as they can be read; a cut label bitstream and whatever
+    follows it are left empty. The CRC is not checked: this is for viewers that show what
+    survives, never for validation. Raises :class:`SgcFormatError` when the header is bad.
+    """
+    data = bytes(data[:MAX_FILE_BYTES])
+    if not data.startswith(SIGNATURE) or len(data) < 5:
+        raise BadSignatureError("not an SGC file (bad signature)")
+    if data[3] != VERSION:
+        raise UnsupportedVersionError(f"SGC version {data[3]} is not supported (this reader: 1)")
     stream = io.BytesIO(data[4:])
     try:
-        Core.parse_stream(stream)
-        while True:
-            end = 4 + stream.tell()
-            if end + 2 < len(data) and crc16(data[:end]) == int.from_bytes(data[end:end + 2], "little"):
-                return end + 2
-            ChunkRecord.parse_stream(stream)
+        header = Header.parse_stream(stream)
+    except cs.StreamError as exc:
+        raise TruncatedFileError("file ends inside its header") from exc
+    chunks, label_data, color_data = [], b"", b""
+    try:
+        while (record := ChunkRecord.parse_stream(stream)).type != END_OF_CHUNKS:
+            chunks.append(record)
+        label_data = cs.Prefixed(Length, cs.GreedyBytes).parse_stream(stream)
+        color_data = stream.read()[:-2]
     except (cs.StreamError, InvalidFieldError):
-        return None
+        pass
+    end = [cs.Container(type=END_OF_CHUNKS)]
+    try:
+        return _validated(cs.Container(header=header, chunks=chunks + end,
+                                       label_data=label_data, color_data=color_data))
+    except InvalidFieldError:  # a damaged chunk: keep the header and maps
+        return _validated(cs.Container(header=header, chunks=end,
+                                       label_data=label_data, color_data=color_data))
 
 
-def _validated(core, records) -> SgcFile:
-    h = core.header
+def _validated(body) -> SgcFile:
+    h = body.header
     for name in ("width", "height"):
         if not 1 <= h[name] <= MAX_DIMENSION:
             raise InvalidFieldError(f"{name} {h[name]} outside 1..{MAX_DIMENSION}")
@@ -391,7 +399,7 @@ def _validated(core, records) -> SgcFile:
         raise InvalidFieldError(f"color_quality {h.color_quality} >= {colors.QUALITY_LEVELS}")
     previous = -1
     chunks = []
-    for c in records:
+    for c in body.chunks[:-1]:
         if c.type <= previous:
             raise InvalidFieldError("chunks must appear in strictly ascending type order")
         previous = c.type
@@ -401,7 +409,7 @@ def _validated(core, records) -> SgcFile:
     sgc = SgcFile(
         width=h.width, height=h.height, vocab=vocab.name, profile=profile.name,
         label_grid=h.label_grid, color_grid=h.color_grid, color_quality=h.color_quality,
-        label_data=core.label_data, color_data=core.color_data, chunks=tuple(chunks),
+        label_data=body.label_data, color_data=body.color_data, chunks=tuple(chunks),
     )
     sgc.seed, sgc.params  # noqa: B018 - validate known chunk payloads now, not at decode time
     return sgc
@@ -410,17 +418,19 @@ def _validated(core, records) -> SgcFile:
 def build(sgc: SgcFile) -> bytes:
     """Serialise ``sgc``; the exact inverse of :func:`parse`."""
     types = [c.type for c in sgc.chunks]
-    if types != sorted(set(types)):
-        raise ValueError("chunks must have distinct types in ascending order")
-    body = Core.build(dict(
+    if types != sorted(set(types)) or END_OF_CHUNKS in types:
+        raise ValueError("chunks must have distinct types 1..255 in ascending order")
+    body = Body.build(dict(
         header=dict(
             width=sgc.width, height=sgc.height,
             models=registry.vocabulary(sgc.vocab).id << 4 | registry.profile(sgc.profile).id,
             label_grid=sgc.label_grid, color_grid=sgc.color_grid,
             color_quality=sgc.color_quality,
         ),
+        chunks=[*(dict(type=c.type, data=c.data) for c in sgc.chunks),
+                dict(type=END_OF_CHUNKS, data=None)],
         label_data=sgc.label_data, color_data=sgc.color_data,
-    )) + b"".join(ChunkRecord.build(dict(type=c.type, data=c.data)) for c in sgc.chunks)
+    ))
     head = SIGNATURE + bytes([VERSION]) + body
     return head + crc16(head).to_bytes(2, "little")
 

@@ -33,10 +33,6 @@ class ChecksumError(SgcFormatError):
     """The CRC-16 at the end of the file does not match its contents."""
 
 
-class TrailingDataError(SgcFormatError):
-    """Bytes follow the end of the file structure."""
-
-
 class InvalidFieldError(SgcFormatError):
     """A field holds a value outside its range, or a non-canonical encoding."""
 

@@ -16,7 +16,6 @@ from sgcformat.errors import (
     InvalidFieldError,
     LimitExceededError,
     SgcFormatError,
-    TrailingDataError,
     TruncatedFileError,
     UnknownCriticalChunkError,
     UnsupportedVersionError,
@@ -83,9 +82,16 @@ def test_unknown_critical_chunk_rejected():
 
 
 def test_chunks_out_of_order_rejected():
-    body = build(sample())[:-2] + bytes([0x10, 1, 0]) + bytes([0x01, 1, 5])
+    data = build(sample())  # 512x512: signature, version and header take 12 bytes
+    body = data[:12] + bytes([0x10, 1, 0]) + bytes([0x01, 1, 5]) + data[12:-2]
     with pytest.raises(InvalidFieldError, match="ascending"):
         parse(with_crc(body))
+
+
+def test_chunks_come_before_the_maps_and_end_with_a_zero_byte():
+    data = build(sample().with_seed(5))
+    assert data[12:15] == bytes([ChunkType.SEED, 1, 5])
+    assert data[15] == container.END_OF_CHUNKS
 
 
 def test_non_minimal_varint_rejected():
@@ -125,13 +131,13 @@ def test_every_single_bit_flip_is_detected():
 
 def test_trailing_bytes_rejected():
     data = build(sample())
-    with pytest.raises(TrailingDataError, match="3 bytes"):
+    with pytest.raises(ChecksumError, match="appended"):
         parse(data + b"abc")
 
 
 def test_huge_declared_length_is_truncation_not_allocation():
     header = build(sample())[:12]  # signature, version, header (512x512)
-    body = header + b"\xff\xff\xff\x7f"  # label length 2**28 - 1
+    body = header + b"\x00\xff\xff\xff\x7f"  # no chunks, label length 2**28 - 1
     with pytest.raises(TruncatedFileError):
         parse(with_crc(body))
 

@@ -61,15 +61,12 @@ def recrc(body: bytes) -> bytes:
 
 
 def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
+    """Invalid files derived from ``good``, a 512x512 file without chunks."""
+    head, rest = good[:12], good[12:-2]  # signature, version, 8-byte header | end marker, maps
     body = good[:-2]
     sgc = parse(good)
     flipped = bytearray(good)
     flipped[20] ^= 0x04
-    head = container.Core.build(dict(
-        header=dict(width=512, height=512, models=0x01,
-                    label_grid=32, color_grid=16, color_quality=0),
-        label_data=b"", color_data=b"")
-    )[:8]
     out = {
         "empty": (b"", "BadSignatureError", "zero-length file"),
         "bad-signature": (b"PNG" + good[3:], "BadSignatureError", "wrong magic"),
@@ -77,16 +74,34 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         "truncated-signature": (good[:2], "TruncatedFileError", "ends inside the signature"),
         "truncated-header": (good[:7], "TruncatedFileError", "ends inside the header"),
         "truncated-labels": (good[:20], "TruncatedFileError", "ends inside the label bitstream"),
-        "truncated-crc": (good[:-1], "TruncatedFileError", "last byte missing"),
+        "truncated-colours": (good[:-5], "ChecksumError", "ends inside the colour bitstream"),
+        "truncated-crc": (good[:-1], "ChecksumError", "last byte missing"),
         "crc-mismatch": (bytes(flipped), "ChecksumError", "one bit flipped in the label bitstream"),
-        "trailing-bytes": (good + b"\x00\x01", "TrailingDataError", "two bytes after the CRC"),
-        "oversize-label-length": (recrc(b"SGC\x01" + head + b"\xff\xff\xff\x7f"), "TruncatedFileError",
+        "trailing-bytes": (good + b"\x00\x01", "ChecksumError", "two bytes appended after the CRC"),
+        "missing-end-of-chunks": (recrc(head + b"\x01\x01\x05"), "TruncatedFileError",
+                                  "a SEED chunk, then the file ends"),
+        "oversize-label-length": (recrc(head + b"\x00\xff\xff\xff\x7f"), "TruncatedFileError",
                                   "label length 2**28-1 declared in a small file"),
         "varint-too-long": (recrc(b"SGC\x01\x80\x80\x80\x01"), "InvalidFieldError",
-                            "width varint longer than 3 bytes")
+                            "width varint longer than 3 bytes"),
+        "non-minimal-varint": (recrc(b"SGC\x01\x80\x84\x00" + good[6:-2]), "InvalidFieldError",
+                               "width 512 encoded in three bytes (0x80 0x84 0x00)"),
+        "profile-vocab-mismatch": (recrc(body[:8] + b"\x11" + body[9:]), "InvalidFieldError",
+                                   "vocabulary ade20k-150 (1) with profile ldm-semantic-512 (1)"),
+        "unknown-vocabulary": (recrc(body[:8] + b"\xe0" + body[9:]), "InvalidFieldError",
+                               "vocabulary id 14"),
+        "unknown-profile": (recrc(body[:8] + b"\x0d" + body[9:]), "InvalidFieldError", "profile id 13"),
+        "unknown-critical-chunk": (recrc(head + b"\x81\x00" + rest), "UnknownCriticalChunkError",
+                                   "chunk type 0x81, empty"),
+        "chunks-out-of-order": (recrc(head + b"\x10\x01x\x01\x01\x05" + rest), "InvalidFieldError",
+                                "EXIF before SEED"),
+        "duplicate-chunk": (recrc(head + b"\x01\x01\x05\x01\x01\x06" + rest), "InvalidFieldError",
+                            "two SEED chunks"),
+        "seed-payload-too-long": (recrc(head + b"\x01\x02\x05\x00" + rest), "InvalidFieldError",
+                                  "SEED payload with a trailing byte"),
+        "seed-out-of-range": (recrc(head + b"\x01\x05\x80\x80\x80\x80\x10" + rest), "InvalidFieldError",
+                              "SEED 2**32"),
     }
-    out["non-minimal-varint"] = (recrc(b"SGC\x01\x80\x84\x00" + good[6:-2]), "InvalidFieldError",
-                                 "width 512 encoded in three bytes (0x80 0x84 0x00)")
     mutations = {
         "zero-width": (dict(width=0), "InvalidFieldError", "width 0"),
         "grid-larger-than-image": (dict(width=8, height=8, label_grid=9), "InvalidFieldError",
@@ -96,21 +111,6 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
     }
     for name, (changes, error, why) in mutations.items():
         out[name] = (_raw_build(sgc, **changes), error, why)
-    out["profile-vocab-mismatch"] = (
-        recrc(body[:8] + bytes([0x11]) + body[9:]), "InvalidFieldError",
-        "vocabulary ade20k-150 (1) with profile ldm-semantic-512 (1)")
-    out["unknown-vocabulary"] = (
-        recrc(body[:8] + bytes([0xE0]) + body[9:]), "InvalidFieldError", "vocabulary id 14")
-    out["unknown-profile"] = (
-        recrc(body[:8] + bytes([0x0D]) + body[9:]), "InvalidFieldError", "profile id 13")
-    out["unknown-critical-chunk"] = (recrc(body + b"\x81\x00"), "UnknownCriticalChunkError",
-                                     "chunk type 0x81, empty")
-    out["chunks-out-of-order"] = (recrc(body + b"\x10\x01x\x01\x01\x05"), "InvalidFieldError",
-                                  "EXIF before SEED")
-    out["duplicate-chunk"] = (recrc(body + b"\x01\x01\x05\x01\x01\x06"), "InvalidFieldError",
-                              "two SEED chunks")
-    out["seed-payload-too-long"] = (recrc(body + b"\x01\x02\x05\x00"), "InvalidFieldError",
-                                    "SEED payload with a trailing byte")
     return out
 
 
@@ -119,8 +119,9 @@ def _raw_build(sgc: SgcFile, **changes) -> bytes:
     h = dict(width=sgc.width, height=sgc.height, models=0x01,
              label_grid=sgc.label_grid, color_grid=sgc.color_grid, color_quality=sgc.color_quality)
     h.update(changes)
-    core = container.Core.build(dict(header=h, label_data=sgc.label_data, color_data=sgc.color_data))
-    return recrc(b"SGC\x01" + core)
+    body = container.Body.build(dict(header=h, chunks=[dict(type=0, data=None)],
+                                     label_data=sgc.label_data, color_data=sgc.color_data))
+    return recrc(b"SGC\x01" + body)
 
 
 def bitstream_vectors() -> dict[str, tuple[bytes, str, str]]:
