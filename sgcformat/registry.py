@@ -9,7 +9,7 @@ live in :mod:`sgcformat.models.profiles`; this module stays free of heavy import
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 
@@ -84,7 +84,6 @@ class ProfileEntry:
     name: str
     vocab: str | None
     description: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 PROFILES: dict[str, ProfileEntry] = {
