@@ -302,7 +302,7 @@ class LearnedMetrics:
             from transformers import CLIPImageProcessor
 
         try:
-            model = CLIPModel.from_pretrained(self.clip_model, local_files_only=True)
+            model = CLIPModel.from_pretrained(self.clip_model, local_files_only=True, use_safetensors=True)
             processor = CLIPImageProcessor.from_pretrained(self.clip_model, local_files_only=True)
         except OSError as exc:
             raise _MetricUnavailable(f"{self.clip_model} is not available locally", how) from exc
