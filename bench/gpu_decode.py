@@ -139,32 +139,40 @@ def full_sd(device, dtype, root: Path):
     return pipe
 
 
-def run_full(repeats: int) -> list[dict]:
+def run_full(repeats: int, smoke: bool = False) -> list[dict]:
+    """The GPU benchmark; ``smoke`` runs the same code on the CPU at 128² with 2-4 steps, batch 1.
+
+    The smoke run proves the full-size construction and call path before GPU time is spent on it;
+    its timings mean nothing.
+    """
     from diffusers import LCMScheduler
     from PIL import Image
 
-    device, dtype = "cuda", torch.float16
+    device, dtype = ("cpu", torch.float32) if smoke else ("cuda", torch.float16)
+    size, batches, step_scale = (128, (1,), 0.02) if smoke else (512, (1, 8), 1.0)
     rate = matmul_tflops(device, dtype)
     rows = []
-    labels = torch.randint(0, 182, (512, 512))
-    color = torch.rand(3, 512, 512) * 2 - 1
+    labels = torch.randint(0, 182, (size, size))
+    color = torch.rand(3, size, size) * 2 - 1
 
     ldm = full_ldm(device, dtype)
     ldm_gflop = gflop(ldm.unet, torch.randn(1, 6, 128, 128, device=device, dtype=dtype),
                       torch.tensor([500], device=device))
-    for batch in (1, 8):
+    for batch in batches:
         gens = [torch.Generator("cpu").manual_seed(i) for i in range(batch)]
 
         def call(batch=batch, gens=gens, ldm=ldm):
             ldm(labels[None].expand(batch, -1, -1), color[None].expand(batch, -1, -1, -1),
-                strength=0.7, num_inference_steps=200, guidance_scale=2.0, generator=gens)
+                strength=0.7, num_inference_steps=max(2, round(200 * step_scale)), guidance_scale=2.0,
+                generator=gens)
 
         seconds = timed(call, repeats)
         calls = 140 * 2 * batch  # 140 steps, guided: two UNet evaluations per sample
         rows.append(row("ldm-semantic-512", "paper: DDIM 200 @ 0.7, g=2", batch, seconds,
                         ldm_gflop * calls / batch, rate))
     del ldm
-    torch.cuda.empty_cache()
+    if device == "cuda":
+        torch.cuda.empty_cache()
 
     with tempfile.TemporaryDirectory() as tmp:
         sd = full_sd(device, dtype, Path(tmp))
@@ -174,19 +182,20 @@ def run_full(repeats: int) -> list[dict]:
     cond = torch.randn(1, 3, 512, 512, device=device, dtype=dtype)
     sd_gflop = gflop(sd.unet, latent, t, encoder_hidden_states=emb) + gflop(
         sd.controlnet, latent, t, encoder_hidden_states=emb, controlnet_cond=cond)
-    init = Image.fromarray(np.full((512, 512, 3), 128, np.uint8))
+    init = Image.fromarray(np.full((size, size, 3), 128, np.uint8))
     modes = [("fast default: DPM++ 20 @ 0.8, g=7", 20, 7.0, 16 * 2)]
     base_scheduler = sd.scheduler
     for name, steps, guidance, unet_calls in [*modes, ("LCM-LoRA: 4 steps, g=1", 4, 1.0, 3)]:
         sd.scheduler = (LCMScheduler.from_config(base_scheduler.config) if "LCM" in name
                         else base_scheduler)
-        for batch in (1, 8):
+        steps = max(2, round(steps * step_scale)) if smoke else steps
+        for batch in batches:
             gens = [torch.Generator("cpu").manual_seed(i) for i in range(batch)]
 
             def call(batch=batch, gens=gens, steps=steps, guidance=guidance):
                 sd(prompt=["a photo of sky, tree"] * batch, image=[init] * batch,
                    control_image=[init] * batch, strength=0.8, num_inference_steps=steps,
-                   guidance_scale=guidance, generator=gens, height=512, width=512)
+                   guidance_scale=guidance, generator=gens, height=size, width=size)
 
             seconds = timed(call, repeats)
             rows.append(row("sd15-controlnet-seg", name, batch, seconds, sd_gflop * unet_calls, rate))
@@ -255,11 +264,17 @@ def table(rows: list[dict], title: str, pending: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny models on CPU (regression figure)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="full-size models on the CPU at 128², a few steps: checks the script only")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if not args.tiny and not torch.cuda.is_available():
-        parser.error("full-size mode needs a CUDA GPU; use --tiny on CPU")
+    if not (args.tiny or args.smoke) and not torch.cuda.is_available():
+        parser.error("full-size mode needs a CUDA GPU; use --tiny or --smoke on CPU")
     RESULTS.mkdir(exist_ok=True)
+    if args.smoke:
+        rows = run_full(1, smoke=True)
+        print(table(rows, "Smoke run: full-size models on the CPU at 128² (timings mean nothing)", False))
+        return
     if args.tiny:
         rows = run_tiny(args.repeats)
         text = table(rows, "Decode speed: tiny random-weight models on CPU (regression figure)", True)
