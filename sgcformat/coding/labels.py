@@ -6,9 +6,16 @@ A label map at 32×32 has few classes and large regions, so the bitstream
    vocabulary id with the exact enumerative probability (remaining classes over
    remaining ids), which costs about log2(C(vocab, k)) bits;
 2. codes each cell in raster order as a choice among the distinct causal
-   neighbours' classes (W, N, NE, NW, in that order), each a binary decision
-   whose context is the neighbourhood's shape, then, if none matches, the
-   cell's index among the other present classes with a bit-tree.
+   neighbours' classes (W, N, NE, NW; the one most of them share first). Each
+   choice is a binary decision whose probability is the mean of three adaptive
+   contexts: the neighbourhood's shape plus which of four further causal cells
+   (out to two rows up and three columns right) hold the same class. Their
+   initial probabilities are normative tables (``_INIT_TABLE``) trained on label
+   maps of other datasets (scripts/train_label_tables.py), so a map does not
+   pay to learn what region boundaries look like;
+3. if no neighbour matches, codes the cell's rank among the other present
+   classes: the class two cells left, then those further right in the row above,
+   then the rest most recently seen first.
 
 Classes are handled by their rank among the present ones, so no decoded value
 can fall outside the vocabulary.
@@ -21,6 +28,7 @@ import numpy as np
 from ..errors import BitstreamError, VocabularyError
 from .rangecoder import (
     PROB_ONE,
+    SHIFTS,
     Decoder,
     Encoder,
     contexts,
@@ -34,8 +42,22 @@ MAX_VOCAB = 65535
 _N_SHAPES = 16
 _MAX_CANDIDATES = 4
 _UNARY_RANKS = 2
-#: Initial probability (/2048) of a *miss* for the neighbour-match contexts: matches are likely.
+#: Grid padding: cells outside the map read as -1 (two rows above, two columns left, three right).
+_PAD_TOP, _PAD_LEFT, _PAD_RIGHT = 2, 2, 3
+#: The three match-context groups: each names four cells (row offset, column offset) whose
+#: agreement with the candidate class forms the context's low four bits (first cell = bit 0).
+GROUPS = (
+    ((0, -2), (-2, 1), (-2, -1), (-1, 2)),   # WW, NNE, NNW, NEE
+    ((-1, -2), (-2, 0), (-2, 2), (-1, 3)),   # NWW, NN, NNEE, NEEE
+    ((0, -2), (-1, -2), (-2, -1), (-2, 0)),  # WW, NWW, NNW, NN
+)
+_GROUP_SIZE = _MAX_CANDIDATES * _N_SHAPES * 16
+#: Initial probabilities (/2048, of a miss) that the 4-bit table entries 1..15 stand for:
+#: round(2048 / (1 + exp(-0.55 (q - 8)))). Entry 0 is an untrained context.
+INIT_LEVELS = (43, 73, 123, 204, 330, 511, 749, 1024, 1299, 1537, 1718, 1844, 1925, 1975, 2005)
+#: Initial state of a context the tables leave untrained: matches are likely.
 MATCH_INIT = 512
+_SEASONED = len(SHIFTS) - 1
 
 
 def encode(ids: np.ndarray, vocab_size: int) -> bytes:
@@ -51,8 +73,13 @@ def encode(ids: np.ndarray, vocab_size: int) -> bytes:
     enc = Encoder()
     _encode_class_set(enc, [int(c) for c in present], vocab_size)
     if len(present) > 1:
+        rows, cols = ids.shape
+        grid, stride = _padded_grid(rows, cols)
         local = np.searchsorted(present, ids).tolist()
-        _code_cells(len(present), ids.shape[0], ids.shape[1], local, enc)
+        for y in range(rows):
+            start = _cell_index(y, 0, stride)
+            grid[start:start + cols] = local[y]
+        _code_cells(len(present), rows, cols, grid, enc)
     return enc.finish()
 
 
@@ -64,12 +91,13 @@ def decode(data: bytes, width: int, height: int, vocab_size: int) -> np.ndarray:
     dec = Decoder(data)
     present = _decode_class_set(dec, vocab_size)
     if len(present) == 1:
-        local = [[0] * width for _ in range(height)]
+        local = np.zeros((height, width), dtype=np.intp)
     else:
-        local = [[0] * width for _ in range(height)]
-        _code_cells(len(present), height, width, local, dec)
+        grid, stride = _padded_grid(height, width)
+        _code_cells(len(present), height, width, grid, dec)
+        local = np.asarray(grid, dtype=np.intp).reshape(-1, stride)[_PAD_TOP:, _PAD_LEFT:-_PAD_RIGHT]
     dec.finish()
-    return np.asarray(present, dtype=np.uint16)[np.asarray(local, dtype=np.intp)]
+    return np.asarray(present, dtype=np.uint16)[local]
 
 
 def _check_vocab(vocab_size: int) -> None:
@@ -127,69 +155,113 @@ def _decode_class_set(dec: Decoder, vocab_size: int) -> list[int]:
 # --- cells ----------------------------------------------------------------------------------
 
 
-def _code_cells(k: int, rows: int, cols: int, local: list, coder) -> None:
-    """Encode (coder is an Encoder) or decode in place (a Decoder) the local class indices.
+def _initial_match_contexts(table: str) -> list[int]:
+    """Context states from the 4-bit entries of ``table`` (spec §3.2)."""
+    probs = []
+    for q in table:
+        level = int(q, 16)
+        probs += [INIT_LEVELS[level - 1], _SEASONED] if level else [MATCH_INIT, 0]
+    return probs
 
-    One routine for both directions keeps the context selection identical by construction.
+
+def _padded_grid(rows: int, cols: int) -> tuple[list[int], int]:
+    """A flat grid of -1 with room for every neighbour offset; returns it and its row stride."""
+    stride = _PAD_LEFT + cols + _PAD_RIGHT
+    return [-1] * ((_PAD_TOP + rows) * stride), stride
+
+
+def _cell_index(y: int, x: int, stride: int) -> int:
+    return (_PAD_TOP + y) * stride + _PAD_LEFT + x
+
+
+def _code_cells(k: int, rows: int, cols: int, grid: list[int], coder) -> None:
+    """Encode (coder is an Encoder, ``grid`` filled) or decode into ``grid`` (a Decoder).
+
+    ``grid`` is a padded grid (:func:`_padded_grid`) of local class indices. One routine for
+    both directions keeps the context selection identical by construction: every cell it
+    reads lies before the current one in raster order.
     """
     encoding = isinstance(coder, Encoder)
-    match = contexts(_MAX_CANDIDATES * _N_SHAPES)
-    match[::2] = [MATCH_INIT] * (_MAX_CANDIDATES * _N_SHAPES)
-    rank = contexts(2 * _UNARY_RANKS)
+    stride = _PAD_LEFT + cols + _PAD_RIGHT
+    match = list(_MATCH_INIT)
+    rank = contexts(4 * _UNARY_RANKS)
     tree = contexts(1 << (k - 1).bit_length())
+    (a0, a1, a2, a3), (b0, b1, b2, b3), (c0, c1, c2, c3) = (
+        [dy * stride + dx for dy, dx in group] for group in GROUPS)
+    g1, g2 = _GROUP_SIZE, 2 * _GROUP_SIZE
     last_seen = [-1] * k  # raster position of each class's latest cell
     position = 0
     for y in range(rows):
-        row = local[y]
-        up = local[y - 1] if y else None
-        for x in range(cols):
-            # Causal neighbours that exist (-1 where not), in candidate order W, N, NE, NW.
-            w = row[x - 1] if x else -1
-            n = up[x] if up is not None else -1
-            ne = up[x + 1] if up is not None and x + 1 < cols else -1
-            nw = up[x - 1] if up is not None and x else -1
+        row_start = _cell_index(y, 0, stride)
+        for i in range(row_start, row_start + cols):
+            w = grid[i - 1]
+            n = grid[i - stride]
+            ne = grid[i - stride + 1]
+            nw = grid[i - stride - 1]
             shape = (w == n) | (n == ne) << 1 | (w == nw) << 2 | (n == nw) << 3
             cands = []
             for c in (w, n, ne, nw):
                 if c >= 0 and c not in cands:
                     cands.append(c)
-            value = row[x] if encoding else -1
+            if len(cands) > 1:  # the class most of W, N, NE, NW share first (stable)
+                cands.sort(key=lambda c: (w != c) + (n != c) + (ne != c) + (nw != c))
+            value = grid[i] if encoding else -1
             implied = len(cands) - 1 if len(cands) == k else len(cands)
             for j, c in enumerate(cands):
                 if j == implied:  # the only class left
                     value = c
                     break
-                ctx = j * _N_SHAPES + shape
+                ctx = (j * _N_SHAPES + shape) << 4
+                idx = (
+                    ctx | (grid[i + a0] == c) | (grid[i + a1] == c) << 1
+                    | (grid[i + a2] == c) << 2 | (grid[i + a3] == c) << 3,
+                    g1 + (ctx | (grid[i + b0] == c) | (grid[i + b1] == c) << 1
+                          | (grid[i + b2] == c) << 2 | (grid[i + b3] == c) << 3),
+                    g2 + (ctx | (grid[i + c0] == c) | (grid[i + c1] == c) << 1
+                          | (grid[i + c2] == c) << 2 | (grid[i + c3] == c) << 3),
+                )
                 if encoding:
                     hit = value == c
-                    coder.bit(match, ctx, hit)
+                    coder.bit_mean(match, idx, hit)
                 else:
-                    hit = coder.bit(match, ctx)
+                    hit = coder.bit_mean(match, idx)
                 if hit:
                     value = c
                     break
             else:
-                value = _code_other(coder, encoding, value, cands, k, last_seen, rank, tree)
+                # Classes hinted at by the causal cells beyond the neighbours: two to the left,
+                # then the row above from two columns right to its end.
+                hints = grid[i - stride + 2: row_start - stride + cols]
+                hints.insert(0, grid[i - 2])
+                value = _code_other(coder, encoding, value, cands, hints, k, last_seen, rank, tree)
             if not encoding:
-                row[x] = value
+                grid[i] = value
             last_seen[value] = position
             position += 1
 
 
-def _code_other(coder, encoding: bool, value: int, cands: list[int], k: int,
+def _code_other(coder, encoding: bool, value: int, cands: list[int], hints: list[int], k: int,
                 last_seen: list[int], rank: list[int], tree: list[int]) -> int:
-    """A class none of the neighbours has: its rank among the others, most recently seen first.
+    """A class none of the neighbours has: its rank among the others.
 
-    Ranks 0 and 1 are unary bins (context: bin, whether that class was seen yet); larger
-    ranks go through a bit-tree. Returns the (decoded) local class index.
+    The order: ``hints`` (first occurrence, skipping -1 and candidates), then the remaining
+    classes most recently seen first. Ranks 0 and 1 are unary bins (context: bin, whether
+    that class was seen yet, whether it is a hint); larger ranks go through a bit-tree.
+    Returns the (decoded) local class index.
     """
-    others = sorted((c for c in range(k) if c not in cands), key=lambda c: -last_seen[c])
+    others: list[int] = []
+    for c in hints:
+        if c >= 0 and c not in cands and c not in others:
+            others.append(c)
+    n_hints = len(others)
+    excluded = set(cands).union(others)
+    others += sorted((c for c in range(k) if c not in excluded), key=lambda c: -last_seen[c])
     m = len(others)
     r = others.index(value) if encoding else 0
     for i in range(_UNARY_RANKS):
         if i == m - 1:  # the last remaining rank is implied
             return others[i]
-        ctx = 2 * i + (last_seen[others[i]] >= 0)
+        ctx = 4 * i + 2 * (last_seen[others[i]] >= 0) + (i < n_hints)
         if encoding:
             coder.bit(rank, ctx, r > i)
             stop = r == i
@@ -206,3 +278,60 @@ def _code_other(coder, encoding: bool, value: int, cands: list[int], k: int,
     if r >= rest:
         raise BitstreamError("label rank outside the classes present")
     return others[_UNARY_RANKS + r]
+
+
+#: Normative initial match-context table (spec §3.2, Appendix A): one hex digit per context,
+#: 3 groups × 4 candidate positions × 16 shapes × 16 feature masks. Trained by
+#: scripts/train_label_tables.py on the corpus's cityscapes, camvid and aerial label maps.
+_INIT_TABLE = (
+    "880a8ad077b8b6ba65744860a69000008686a0aa9a8900aa2152464432110036"
+    "8897caaa5786a9ca00000000000000009759cacc5936aacb0000000000000000"
+    "9778aab8536889a7000000000000000074a77699b8898c980000000000000000"
+    "0000000000000000438955777506247500000000000000004243213311113111"
+    "98a670a07500000086a008a0306060547700000665000a00450006b00000a000"
+    "5478747a5496b6b6000000000000000052546676442270430000000000000000"
+    "7556344554066660000000000000000043076605330000000000000000000000"
+    "0000000000000000566806084456406600000000000000000000000000000000"
+    "64b0600080c06070000090000000a000780095a06a00a0a00000000000000000"
+    "90d0000080850006000000000000000000000000000000000000000000000000"
+    "80a0000080860080000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "a00090000000a000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "88a09a9c59009bcc6764600066c076488b9b7a96aabb7a991215542416461424"
+    "9999aaa9786b797a0000000000000000a97c896b796b593b0000000000000000"
+    "8a9a54bb49bb699900000000000000004a78cb9aaa98b9890000000000000000"
+    "0000000000000000546556a67414555400000000000000004121652221323111"
+    "97846a004000a0008066080050a05446780000608660a900640b00000000a000"
+    "5557808665a66084000000000000000036535a46346423330000000000000000"
+    "65246a655566505600000000000000003370445a120054000000000000000000"
+    "000000000000000067806a485400456a00000000000000000000000000000000"
+    "549680b6b600a0608a00000000000a00789c0a0065000ba00000000000000000"
+    "8ac0b00070007600000000000000000000000000000000000000000000000000"
+    "860088a080008960000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "8a0000000000a000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "8899c89ba000b8da6675606c8206560486cab00080a6aaaa1163405611533446"
+    "8777ccaa8604bb9a00000000000000008887c9ba4c6ac79c0000000000000000"
+    "65b7969a7aadaab9000000000000000074b8aa8970aa87980000000000000000"
+    "0000000000000000454366648744665500000000000000003331542211311121"
+    "98a7000070658000600060064006700677780a00060006004606b004000000aa"
+    "65557a0064868694000000000000000033656054344154740000000000000000"
+    "7575300040052663000000000000000043425666650aa6000000000000000000"
+    "000000000000000057a560546006600b00000000000000000000000000000000"
+    "86556000a0008050000080b00000000060998095a00090c00000000000000000"
+    "85a00006c0000000000000000000000000000000000000000000000000000000"
+    "8697000000008000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "a0a080b000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+)
+assert len(_INIT_TABLE) == 3 * _GROUP_SIZE
+_MATCH_INIT = _initial_match_contexts(_INIT_TABLE)

@@ -44,6 +44,16 @@ def contexts(n: int) -> list[int]:
     return [PROB_INIT, 0] * n
 
 
+def _adapt(probs: list[int], i: int, bit: int) -> None:
+    """The update of :meth:`Encoder.bit` for the context stored at ``probs[i]``, ``probs[i + 1]``."""
+    p = probs[i]
+    n = probs[i + 1]
+    shift = SHIFTS[n]
+    if n < _SEASONED:
+        probs[i + 1] = n + 1
+    probs[i] = p - (p >> shift) if bit else p + ((PROB_ONE - p) >> shift)
+
+
 class Encoder:
     """Range encoder; call :meth:`bit` per binary decision and :meth:`finish` once."""
 
@@ -75,6 +85,12 @@ class Encoder:
         while self._range < TOP:
             self._range <<= 8
             self._shift_low()
+
+    def bit_mean(self, probs: list[int], indices: tuple[int, ...], bit: int) -> None:
+        """Code ``bit`` with the mean probability of contexts ``indices``, then update each."""
+        self.fixed(sum(probs[i << 1] for i in indices) // len(indices), bit)
+        for i in indices:
+            _adapt(probs, i << 1, bit)
 
     def fixed(self, p0: int, bit: int) -> None:
         """Code ``bit`` with the fixed probability ``p0``/2048 of a 0 (1 <= p0 <= 2047)."""
@@ -156,6 +172,13 @@ class Decoder:
         while self._range < TOP:
             self._range <<= 8
             self._code = (self._code << 8) | self._next_byte()
+        return bit
+
+    def bit_mean(self, probs: list[int], indices: tuple[int, ...]) -> int:
+        """Decode one bit coded with :meth:`Encoder.bit_mean`."""
+        bit = self.fixed(sum(probs[i << 1] for i in indices) // len(indices))
+        for i in indices:
+            _adapt(probs, i << 1, bit)
         return bit
 
     def fixed(self, p0: int) -> int:

@@ -1,0 +1,107 @@
+"""Train the label coder's initial match-context table (spec/sgc-coding.md Appendix A).
+
+Counts, over label maps at 32×32, how often each match context sees a hit, and quantises
+the miss probability to the nearest of the coder's 15 initial levels (in the log-odds
+domain); contexts seen fewer than ``--min-count`` times stay untrained (entry 0).
+
+By default it trains on the corpus's cityscapes, camvid and aerial maps only, so the
+benchmark's coco-stuff and ade20k maps remain held out. Prints the table as the hex
+string for ``_INIT_TABLE`` in sgcformat/coding/labels.py.
+
+    python scripts/train_label_tables.py [--corpus ../shared/corpus] [--vocab cityscapes-34 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sgcformat import maps, registry
+from sgcformat.coding import labels, rangecoder
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT = ("coco-stuff-182", "ade20k-150")
+
+
+class _Counter(rangecoder.Encoder):
+    """An encoder that also counts (decisions, hits) per match context."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: dict[int, list[int]]) -> None:
+        super().__init__()
+        self.counts = counts
+
+    def bit_mean(self, probs, indices, bit):
+        for i in indices:
+            entry = self.counts[i]
+            entry[0] += 1
+            entry[1] += bool(bit)
+        super().bit_mean(probs, indices, bit)
+
+
+def count(label_maps: list[np.ndarray]) -> dict[int, list[int]]:
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for ids in label_maps:
+        present = np.unique(ids)
+        if len(present) < 2:
+            continue
+        rows, cols = ids.shape
+        grid, stride = labels._padded_grid(rows, cols)
+        local = np.searchsorted(present, ids).tolist()
+        for y in range(rows):
+            start = labels._cell_index(y, 0, stride)
+            grid[start:start + cols] = local[y]
+        labels._code_cells(len(present), rows, cols, grid, _Counter(counts))
+    return counts
+
+
+def quantise(counts: dict[int, list[int]], size: int, min_count: int) -> str:
+    """Hex digit per context: nearest initial level to the smoothed miss probability."""
+    logit = [math.log(p / (rangecoder.PROB_ONE - p)) for p in labels.INIT_LEVELS]
+    digits = []
+    for i in range(size):
+        n, hits = counts.get(i, (0, 0))
+        if n < min_count:
+            digits.append("0")
+            continue
+        miss = (n - hits + 0.5) / (n + 1)
+        target = math.log(miss / (1 - miss))
+        level = min(range(len(logit)), key=lambda q: abs(logit[q] - target))
+        digits.append(f"{level + 1:x}")
+    return "".join(digits)
+
+
+def load_maps(corpus: Path, vocabs: list[str]) -> list[np.ndarray]:
+    out = []
+    for entry in json.loads((corpus / "manifest.json").read_text()):
+        if entry["label"] is None or entry["vocab"] not in vocabs:
+            continue
+        vocab = registry.vocabulary(entry["vocab"])
+        ids = vocab.labels_from_png(np.asarray(Image.open(corpus / entry["label"])))
+        out.append(maps.label_map(ids, (32, 32)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--vocab", nargs="+", default=["cityscapes-34", "camvid-11", "loveda-7"])
+    parser.add_argument("--min-count", type=int, default=1)
+    args = parser.parse_args()
+    label_maps = load_maps(args.corpus, args.vocab)
+    table = quantise(count(label_maps), 3 * labels._GROUP_SIZE, args.min_count)
+    trained = sum(d != "0" for d in table)
+    print(f"# {len(label_maps)} maps from {', '.join(args.vocab)}; {trained} contexts trained")
+    for start in range(0, len(table), 64):
+        print(f'    "{table[start:start + 64]}"')
+
+
+if __name__ == "__main__":
+    main()
