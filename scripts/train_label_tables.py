@@ -1,7 +1,8 @@
 """Train the label coder's initial match-context table (spec/sgc-coding.md Appendix A).
 
-Counts, over label maps at 32×32, how often each match context sees a hit, and quantises
-the miss probability to the nearest of the coder's 15 initial levels (in the log-odds
+Counts, over label maps at several square grid sizes and their mirror images (more
+boundaries to learn from), how often each match context sees a hit, and quantises the miss
+probability to the nearest of the coder's 15 initial levels (in the log-odds
 domain); contexts seen fewer than ``--min-count`` times stay untrained (entry 0).
 
 By default it trains on the corpus's cityscapes, camvid and aerial maps only, so the
@@ -9,6 +10,7 @@ benchmark's coco-stuff and ade20k maps remain held out. Prints the table as the 
 string for ``_INIT_TABLE`` in sgcformat/coding/labels.py.
 
     python scripts/train_label_tables.py [--corpus ../shared/corpus] [--vocab cityscapes-34 ...]
+        [--sizes 24 32 40 48] [--no-mirror] [--min-count 1]
 """
 
 from __future__ import annotations
@@ -78,14 +80,17 @@ def quantise(counts: dict[int, list[int]], size: int, min_count: int) -> str:
     return "".join(digits)
 
 
-def load_maps(corpus: Path, vocabs: list[str]) -> list[np.ndarray]:
+def load_maps(corpus: Path, vocabs: list[str], sizes: list[int], mirror: bool) -> list[np.ndarray]:
+    """Label maps at each square grid size, and their mirror images: more boundaries to learn from."""
     out = []
     for entry in json.loads((corpus / "manifest.json").read_text()):
         if entry["label"] is None or entry["vocab"] not in vocabs:
             continue
         vocab = registry.vocabulary(entry["vocab"])
         ids = vocab.labels_from_png(np.asarray(Image.open(corpus / entry["label"])))
-        out.append(maps.label_map(ids, (32, 32)))
+        for size in sizes:
+            lmap = maps.label_map(ids, (size, size))
+            out += [lmap, lmap[:, ::-1]] if mirror else [lmap]
     return out
 
 
@@ -94,8 +99,10 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--vocab", nargs="+", default=["cityscapes-34", "camvid-11", "loveda-7"])
     parser.add_argument("--min-count", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[24, 32, 40, 48])
+    parser.add_argument("--no-mirror", dest="mirror", action="store_false")
     args = parser.parse_args()
-    label_maps = load_maps(args.corpus, args.vocab)
+    label_maps = load_maps(args.corpus, args.vocab, args.sizes, args.mirror)
     table = quantise(count(label_maps), 3 * labels._GROUP_SIZE, args.min_count)
     trained = sum(d != "0" for d in table)
     print(f"# {len(label_maps)} maps from {', '.join(args.vocab)}; {trained} contexts trained")
