@@ -95,11 +95,7 @@ def constriction_bytes(ids: np.ndarray, vocab_size: int) -> int | None:
     original = labels.Encoder
     labels.Encoder = _Recorder  # the coder checks isinstance(coder, Encoder)
     try:
-        present = np.unique(ids)
-        labels._encode_class_set(recorder, [int(c) for c in present], vocab_size)
-        if len(present) > 1:
-            local = np.searchsorted(present, ids).tolist()
-            labels._code_cells(len(present), ids.shape[0], ids.shape[1], local, recorder)
+        labels.code_map(recorder, ids, vocab_size)
     finally:
         labels.Encoder = original
     if not recorder.decisions:

@@ -51,16 +51,7 @@ class _Counter(rangecoder.Encoder):
 def count(label_maps: list[np.ndarray]) -> dict[int, list[int]]:
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for ids in label_maps:
-        present = np.unique(ids)
-        if len(present) < 2:
-            continue
-        rows, cols = ids.shape
-        grid, stride = labels._padded_grid(rows, cols)
-        local = np.searchsorted(present, ids).tolist()
-        for y in range(rows):
-            start = labels._cell_index(y, 0, stride)
-            grid[start:start + cols] = local[y]
-        labels._code_cells(len(present), rows, cols, grid, _Counter(counts))
+        labels.code_map(_Counter(counts), ids, 1 + int(ids.max()))
     return counts
 
 

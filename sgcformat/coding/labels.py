@@ -69,8 +69,14 @@ def encode(ids: np.ndarray, vocab_size: int) -> bytes:
     if ids.min() < 0 or ids.max() >= vocab_size:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
         raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{vocab_size - 1})")
-    present = np.unique(ids)
     enc = Encoder()
+    code_map(enc, ids, vocab_size)
+    return enc.finish()
+
+
+def code_map(enc: Encoder, ids: np.ndarray, vocab_size: int) -> None:
+    """Code a checked map's decisions into ``enc``: for tools that record them (bench, training)."""
+    present = np.unique(ids)
     _encode_class_set(enc, [int(c) for c in present], vocab_size)
     if len(present) > 1:
         rows, cols = ids.shape
@@ -80,7 +86,6 @@ def encode(ids: np.ndarray, vocab_size: int) -> bytes:
             start = _cell_index(y, 0, stride)
             grid[start:start + cols] = local[y]
         _code_cells(len(present), rows, cols, grid, enc)
-    return enc.finish()
 
 
 def decode(data: bytes, width: int, height: int, vocab_size: int) -> np.ndarray:
@@ -199,12 +204,15 @@ def _code_cells(k: int, rows: int, cols: int, grid: list[int], coder) -> None:
             ne = grid[i - stride + 1]
             nw = grid[i - stride - 1]
             shape = (w == n) | (n == ne) << 1 | (w == nw) << 2 | (n == nw) << 3
-            cands = []
-            for c in (w, n, ne, nw):
-                if c >= 0 and c not in cands:
-                    cands.append(c)
-            if len(cands) > 1:  # the class most of W, N, NE, NW share first (stable)
-                cands.sort(key=lambda c: (w != c) + (n != c) + (ne != c) + (nw != c))
+            if shape == 15 and w >= 0:  # flat neighbourhood: the common case
+                cands = [w]
+            else:
+                cands = []
+                for c in (w, n, ne, nw):
+                    if c >= 0 and c not in cands:
+                        cands.append(c)
+                if len(cands) > 1:  # the class most of W, N, NE, NW share first (stable)
+                    cands.sort(key=lambda c: (w != c) + (n != c) + (ne != c) + (nw != c))
             value = grid[i] if encoding else -1
             implied = len(cands) - 1 if len(cands) == k else len(cands)
             for j, c in enumerate(cands):

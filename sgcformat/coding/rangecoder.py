@@ -48,10 +48,9 @@ def _adapt(probs: list[int], i: int, bit: int) -> None:
     """The update of :meth:`Encoder.bit` for the context stored at ``probs[i]``, ``probs[i + 1]``."""
     p = probs[i]
     n = probs[i + 1]
-    shift = SHIFTS[n]
     if n < _SEASONED:
         probs[i + 1] = n + 1
-    probs[i] = p - (p >> shift) if bit else p + ((PROB_ONE - p) >> shift)
+    probs[i] = p - (p >> SHIFTS[n]) if bit else p + ((PROB_ONE - p) >> SHIFTS[n])
 
 
 class Encoder:
@@ -88,9 +87,18 @@ class Encoder:
 
     def bit_mean(self, probs: list[int], indices: tuple[int, ...], bit: int) -> None:
         """Code ``bit`` with the mean probability of contexts ``indices``, then update each."""
-        self.fixed(sum(probs[i << 1] for i in indices) // len(indices), bit)
-        for i in indices:
-            _adapt(probs, i << 1, bit)
+        slots = [i << 1 for i in indices]
+        bound = (self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots))
+        if bit:
+            self._low += bound
+            self._range -= bound
+        else:
+            self._range = bound
+        while self._range < TOP:
+            self._range <<= 8
+            self._shift_low()
+        for j in slots:
+            _adapt(probs, j, bit)
 
     def fixed(self, p0: int, bit: int) -> None:
         """Code ``bit`` with the fixed probability ``p0``/2048 of a 0 (1 <= p0 <= 2047)."""
@@ -176,9 +184,20 @@ class Decoder:
 
     def bit_mean(self, probs: list[int], indices: tuple[int, ...]) -> int:
         """Decode one bit coded with :meth:`Encoder.bit_mean`."""
-        bit = self.fixed(sum(probs[i << 1] for i in indices) // len(indices))
-        for i in indices:
-            _adapt(probs, i << 1, bit)
+        slots = [i << 1 for i in indices]
+        bound = (self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots))
+        if self._code < bound:
+            self._range = bound
+            bit = 0
+        else:
+            self._code -= bound
+            self._range -= bound
+            bit = 1
+        while self._range < TOP:
+            self._range <<= 8
+            self._code = (self._code << 8) | self._next_byte()
+        for j in slots:
+            _adapt(probs, j, bit)
         return bit
 
     def fixed(self, p0: int) -> int:
