@@ -84,6 +84,10 @@ class _Recorder(rangecoder.Encoder):
         self.decisions.append((p0, int(bit)))
         super().fixed(p0, bit)
 
+    def bit_mean(self, probs, indices, bit):
+        self.decisions.append((sum(probs[2 * i] for i in indices) // len(indices), int(bit)))
+        super().bit_mean(probs, indices, bit)
+
 
 def constriction_bytes(ids: np.ndarray, vocab_size: int) -> int | None:
     """Bytes constriction's range coder needs for our exact decisions and probabilities."""
