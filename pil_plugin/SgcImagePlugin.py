@@ -10,8 +10,9 @@ Design choices (documented for users in ``docs/pillow.md``):
   ``_open`` reads the whole file (capped at the format's 16 MiB limit) and
   validates it with :func:`sgcformat.container.parse`. Every problem found there
   raises ``SyntaxError`` (Pillow turns it into ``UnidentifiedImageError``), except
-  a truncated body behind a valid header: that opens, and ``load()`` raises
-  ``OSError`` unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set — Pillow's rule.
+  a cut or damaged body (CRC mismatch) behind a valid header: that opens, and
+  ``load()`` raises ``OSError`` unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set —
+  Pillow's rule for truncated images.
 - Frames are samples, not animation: frame *k* is decoded with seed
   ``(base + k) mod 2**32`` where *base* is the ``seed`` decoder option, else the
   file's stored seed, else 0 (the spec's default). Generative files have
