@@ -294,3 +294,16 @@ def test_color_garbage_terminates():
     payloads += [b"\xfe" * 5000]
     worst = _decode_garbage(lambda d: colors.decode(d, 16, 16, colors.DEFAULT_QUALITY), payloads)
     assert worst < 5.0
+
+
+def test_color_priors_match_the_spec():
+    # The initial probabilities are normative: the table in spec §4.3 must be the code's.
+    spec = (Path(__file__).resolve().parent.parent / "spec" / "sgc-coding.md").read_text()
+    section = spec[spec.index("## 4. Colour-map bitstream"): spec.index("### 4.4 Levels")]
+    rows = dict(re.findall(r"^\| `(\w+)` \| \d+ \| [^|]+ \| ([\d, ]+) \|$", section, re.M))
+    mag = re.search(r"`MAG` k: ([\d,\s]+)\.", section).group(1)
+    parse = lambda text: tuple(int(v) for v in text.replace("\n", " ").split(","))  # noqa: E731
+    assert parse(rows["LOW_ZERO"]) == colors._PRIOR_LOW_ZERO
+    assert parse(rows["LOW_MAG"]) == colors._PRIOR_LOW_MAG
+    assert parse(rows["ZERO"]) == colors._PRIOR_ZERO
+    assert parse(mag) == colors._PRIOR_MAG
