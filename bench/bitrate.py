@@ -89,7 +89,7 @@ class _Recorder(rangecoder.Encoder):
         super().bit_mean(probs, indices, bit)
 
 
-def constriction_bytes(ids: np.ndarray, vocab_size: int) -> int | None:
+def constriction_bytes(ids: np.ndarray, vocab: str) -> int | None:
     """Bytes constriction's range coder needs for our exact decisions and probabilities."""
     try:
         import constriction
@@ -99,7 +99,7 @@ def constriction_bytes(ids: np.ndarray, vocab_size: int) -> int | None:
     original = labels.Encoder
     labels.Encoder = _Recorder  # the coder checks isinstance(coder, Encoder)
     try:
-        labels.code_map(recorder, ids, vocab_size)
+        labels.code_map(recorder, ids, vocab)
     finally:
         labels.Encoder = original
     if not recorder.decisions:
@@ -130,12 +130,12 @@ def measure(corpus: Path, entry: dict) -> dict:
     label_png = Image.open(corpus / entry["label"])
     ids = vocab.labels_from_png(np.asarray(label_png))
     lmap = maps.label_map(ids, (32, 32))
-    ldata = labels.encode(lmap, vocab.size)
-    assert np.array_equal(labels.decode(ldata, 32, 32, vocab.size), lmap)
+    ldata = labels.encode(lmap, vocab.name)
+    assert np.array_equal(labels.decode(ldata, 32, 32, vocab.name), lmap)
     row.update(
         classes=len(np.unique(lmap)), label_bytes=len(ldata),
         label_zlib=len(zlib.compress(lmap.astype(np.uint8).tobytes(), 9)),
-        label_png=png_bytes(lmap), label_constriction=constriction_bytes(lmap, vocab.size),
+        label_png=png_bytes(lmap), label_constriction=constriction_bytes(lmap, vocab.name),
     )
 
     sgc = codec.encode(rgb, labels=label_png, vocab=vocab.name)
@@ -148,7 +148,7 @@ def measure(corpus: Path, entry: dict) -> dict:
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        labels.encode(maps.label_map(ids, label_size), vocab.size)
+        labels.encode(maps.label_map(ids, label_size), vocab.name)
         colors.encode(maps.color_map(rgb, color_size), colors.DEFAULT_QUALITY)
         times.append(time.perf_counter() - start)
     row["maps_coding_ms"] = 1000 * min(times)

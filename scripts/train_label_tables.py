@@ -11,11 +11,15 @@ string for ``_INIT_TABLE`` in sgcformat/coding/labels.py.
 
     python scripts/train_label_tables.py [--corpus ../shared/corpus] [--vocab cityscapes-34 ...]
         [--sizes 24 32 40 48] [--no-mirror] [--min-count 1]
+
+With ``--presence objectInfo150.csv`` it prints instead the ade20k-150 presence prior
+(``PRESENCE`` in labels.py, spec Appendix B) from that public ADE20K table.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 from collections import defaultdict
@@ -85,6 +89,16 @@ def load_maps(corpus: Path, vocabs: list[str], sizes: list[int], mirror: bool) -
     return out
 
 
+ADE20K_TRAIN_IMAGES = 20210
+
+
+def presence_prior(object_info: Path) -> list[int]:
+    """ADE20K's per-class share of training images as probabilities /2048 (at least 1)."""
+    rows = list(csv.DictReader(object_info.open()))
+    assert [int(r["Idx"]) for r in rows] == list(range(1, len(rows) + 1))
+    return [max(1, round(rangecoder.PROB_ONE * int(r["Train"]) / ADE20K_TRAIN_IMAGES)) for r in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -92,7 +106,12 @@ def main() -> None:
     parser.add_argument("--min-count", type=int, default=1)
     parser.add_argument("--sizes", type=int, nargs="+", default=[24, 32, 40, 48])
     parser.add_argument("--no-mirror", dest="mirror", action="store_false")
+    parser.add_argument("--presence", type=Path, metavar="CSV",
+                        help="print the ade20k-150 presence prior from ADE20K's objectInfo150.csv")
     args = parser.parse_args()
+    if args.presence:
+        print(", ".join(map(str, presence_prior(args.presence))))
+        return
     label_maps = load_maps(args.corpus, args.vocab, args.sizes, args.mirror)
     table = quantise(count(label_maps), 3 * labels._GROUP_SIZE, args.min_count)
     trained = sum(d != "0" for d in table)

@@ -95,13 +95,13 @@ class _Encoder:
     def __init__(self, rgb: Image.Image, ids: np.ndarray, vocab: str, profile: str):
         self.rgb, self.ids, self.vocab, self.profile = rgb, ids, vocab, profile
         self.size = rgb.size
-        self.vocab_size = registry.vocabulary(vocab).size
+        self.vocab_name = registry.vocabulary(vocab).name  # the label coder's prior follows it
         self._labels = cache(self._code_labels)
         self._colors = cache(self._code_colors)
 
     def _code_labels(self, long_side: int) -> bytes:
         grid = maps.label_map(self.ids, grid_size(long_side, *self.size))
-        return labels.encode(grid, self.vocab_size)
+        return labels.encode(grid, self.vocab_name)
 
     def _code_colors(self, long_side: int, quality: int) -> bytes:
         grid = maps.color_map(self.rgb, grid_size(long_side, *self.size))

@@ -249,7 +249,7 @@ class SgcFile:
     def label_map(self) -> np.ndarray:
         """Class ids, shape (rows, columns), dtype uint16."""
         w, h = self.label_size
-        return labels.decode(self.label_data, w, h, registry.vocabulary(self.vocab).size)
+        return labels.decode(self.label_data, w, h, self.vocab)
 
     @cached_property
     def color_map(self) -> np.ndarray:

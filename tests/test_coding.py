@@ -82,10 +82,12 @@ def test_decoder_rejects_non_canonical_payloads():
 
 @st.composite
 def label_maps(draw):
-    vocab = draw(st.sampled_from(VOCAB_SIZES))
+    # A registry name (with or without a presence prior) or a bare vocabulary size.
+    vocab = draw(st.sampled_from([*VOCAB_SIZES, *sorted(VOCABULARIES)]))
+    size = VOCABULARIES[vocab].size if isinstance(vocab, str) else vocab
     rows, cols = draw(st.integers(1, 64)), draw(st.integers(1, 64))
-    n_classes = draw(st.integers(1, min(vocab, 40)))
-    classes = draw(st.lists(st.integers(0, vocab - 1), min_size=n_classes, max_size=n_classes,
+    n_classes = draw(st.integers(1, min(size, 40)))
+    classes = draw(st.lists(st.integers(0, size - 1), min_size=n_classes, max_size=n_classes,
                             unique=True))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -177,10 +179,36 @@ def test_label_garbage_and_truncation_terminate():
     payloads = [data[:n] for n in range(len(data))]
     payloads += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))) for _ in range(60)]
     payloads += [b"\xff" * 4000, b"\x00" * 10]
-    for vocab in (7, 182, 65535):
+    for vocab in (7, 182, 65535, "ade20k-150"):
         _decode_garbage(lambda d, v=vocab: labels.decode(d, 32, 32, v), payloads)
     # Large grids and vocabularies stay bounded too: each cell costs at most a few dozen bins.
     _decode_garbage(lambda d: labels.decode(d, 255, 255, 65535), [b"\x7f" * 3000])
+
+
+def test_presence_prior_pays_for_common_classes():
+    # ADE20K's prior makes wall + floor + ceiling far cheaper than three rare classes; a bare
+    # size of 150 (no prior) codes both sets alike.
+    common, rare = np.array([[0, 3, 5]], dtype=np.uint16), np.array([[96, 103, 110]], dtype=np.uint16)
+    assert len(labels.encode(common, "ade20k-150")) < len(labels.encode(rare, "ade20k-150"))
+    assert len(labels.encode(common, 150)) == len(labels.encode(rare, 150))
+
+
+def test_empty_class_set_raises():
+    # Every presence bit 0 under the ade20k-150 prior: an empty set is no label map.
+    enc = rangecoder.Encoder()
+    for p1 in labels.PRESENCE["ade20k-150"]:
+        enc.fixed(rangecoder.PROB_ONE - p1, 0)
+    with pytest.raises(BitstreamError, match="empty"):
+        labels.decode(enc.finish(), 4, 4, "ade20k-150")
+
+
+def test_presence_priors_match_the_spec():
+    spec = (Path(__file__).resolve().parent.parent / "spec" / "sgc-coding.md").read_text()
+    appendix = spec[spec.index("## Appendix B"):]
+    for name, prior in labels.PRESENCE.items():
+        block = appendix[appendix.index(f"`{name}`"):].split("```")[1]
+        assert tuple(int(v) for v in block.replace("\n", " ").split(",")) == prior
+        assert len(prior) == VOCABULARIES[name].size and all(1 <= p <= 2047 for p in prior)
 
 
 def test_label_tables_match_the_spec():

@@ -32,7 +32,7 @@ def sgc_files(draw) -> tuple[SgcFile, np.ndarray, np.ndarray]:
     chunk_types = draw(st.lists(st.integers(0x03, 0x7F), max_size=3, unique=True))
     chunks = tuple(Chunk(t, draw(st.binary(max_size=40))) for t in sorted(chunk_types))
     sgc = SgcFile(width, height, vocab, profile, label_grid, color_grid, quality,
-                  labels.encode(label_map, size), colors.encode(color_map, quality), chunks)
+                  labels.encode(label_map, vocab), colors.encode(color_map, quality), chunks)
     if draw(st.booleans()):
         sgc = sgc.with_seed(draw(st.integers(0, 2**32 - 1)))
     return sgc, label_map, color_map

@@ -2,8 +2,10 @@
 
 A label map at 32×32 has few classes and large regions, so the bitstream
 
-1. codes the *set* of classes present: its size, then one presence decision per
-   vocabulary id with the exact enumerative probability (remaining classes over
+1. codes the *set* of classes present: for a vocabulary with a class-frequency
+   prior (``PRESENCE``, from public dataset statistics), one presence decision per
+   id with that class's prior probability; otherwise its size, then one presence
+   decision per id with the exact enumerative probability (remaining classes over
    remaining ids), which costs about log2(C(vocab, k)) bits;
 2. codes each cell in raster order as a choice among the distinct causal
    neighbours' classes (W, N, NE, NW; the one most of them share first). Each
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import registry
 from ..errors import BitstreamError, VocabularyError
 from .rangecoder import (
     PROB_ONE,
@@ -60,24 +63,27 @@ MATCH_INIT = 512
 _SEASONED = len(SHIFTS) - 1
 
 
-def encode(ids: np.ndarray, vocab_size: int) -> bytes:
-    """Code a (rows, cols) map of class ids ``< vocab_size`` losslessly."""
+def encode(ids: np.ndarray, vocab: str | int) -> bytes:
+    """Code a (rows, cols) map of class ids of ``vocab`` losslessly.
+
+    ``vocab`` is a registry name, or a bare vocabulary size (no class prior).
+    """
+    size, _ = _vocab(vocab)
     ids = np.asarray(ids)
-    _check_vocab(vocab_size)
     if ids.ndim != 2 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
         raise VocabularyError(f"a label map must be a non-empty 2-D integer array, got {ids.shape}")
-    if ids.min() < 0 or ids.max() >= vocab_size:
+    if ids.min() < 0 or ids.max() >= size:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
-        raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{vocab_size - 1})")
+        raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{size - 1})")
     enc = Encoder()
-    code_map(enc, ids, vocab_size)
+    code_map(enc, ids, vocab)
     return enc.finish()
 
 
-def code_map(enc: Encoder, ids: np.ndarray, vocab_size: int) -> None:
+def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int) -> None:
     """Code a checked map's decisions into ``enc``: for tools that record them (bench, training)."""
     present = np.unique(ids)
-    _encode_class_set(enc, [int(c) for c in present], vocab_size)
+    _encode_class_set(enc, [int(c) for c in present], *_vocab(vocab))
     if len(present) > 1:
         rows, cols = ids.shape
         grid, stride = _padded_grid(rows, cols)
@@ -88,13 +94,13 @@ def code_map(enc: Encoder, ids: np.ndarray, vocab_size: int) -> None:
         _code_cells(len(present), rows, cols, grid, enc)
 
 
-def decode(data: bytes, width: int, height: int, vocab_size: int) -> np.ndarray:
+def decode(data: bytes, width: int, height: int, vocab: str | int) -> np.ndarray:
     """Decode a label map of ``height`` rows × ``width`` columns; raises BitstreamError."""
-    _check_vocab(vocab_size)
+    size, prior = _vocab(vocab)
     if width < 1 or height < 1:
         raise BitstreamError(f"label map size {width}x{height} is empty")
     dec = Decoder(data)
-    present = _decode_class_set(dec, vocab_size)
+    present = _decode_class_set(dec, size, prior)
     if len(present) == 1:
         local = np.zeros((height, width), dtype=np.intp)
     else:
@@ -105,9 +111,13 @@ def decode(data: bytes, width: int, height: int, vocab_size: int) -> np.ndarray:
     return np.asarray(present, dtype=np.uint16)[local]
 
 
-def _check_vocab(vocab_size: int) -> None:
-    if not 1 <= vocab_size <= MAX_VOCAB:
-        raise VocabularyError(f"vocabulary size must be 1..{MAX_VOCAB}, got {vocab_size}")
+def _vocab(vocab: str | int) -> tuple[int, tuple[int, ...] | None]:
+    """(size, presence prior or None) of a registry vocabulary name or a bare size."""
+    if isinstance(vocab, str):
+        return registry.vocabulary(vocab).size, PRESENCE.get(vocab)
+    if not 1 <= vocab <= MAX_VOCAB:
+        raise VocabularyError(f"vocabulary size must be 1..{MAX_VOCAB}, got {vocab}")
+    return vocab, None
 
 
 # --- class set ------------------------------------------------------------------------------
@@ -119,7 +129,13 @@ def _presence_p0(remaining_ids: int, remaining_classes: int) -> int:
     return min(max(p0, 1), PROB_ONE - 1)
 
 
-def _encode_class_set(enc: Encoder, present: list[int], vocab_size: int) -> None:
+def _encode_class_set(enc: Encoder, present: list[int], vocab_size: int,
+                      prior: tuple[int, ...] | None) -> None:
+    if prior is not None:  # one decision per class with its prior probability of presence
+        chosen = set(present)
+        for c, p1 in enumerate(prior):
+            enc.fixed(PROB_ONE - p1, int(c in chosen))
+        return
     # k - 1 as Exp-Golomb (order 0) in equiprobable bits.
     value = len(present)  # = (k - 1) + 1
     n = value.bit_length() - 1
@@ -134,7 +150,12 @@ def _encode_class_set(enc: Encoder, present: list[int], vocab_size: int) -> None
         left -= c in chosen
 
 
-def _decode_class_set(dec: Decoder, vocab_size: int) -> list[int]:
+def _decode_class_set(dec: Decoder, vocab_size: int, prior: tuple[int, ...] | None) -> list[int]:
+    if prior is not None:
+        present = [c for c, p1 in enumerate(prior) if dec.fixed(PROB_ONE - p1)]
+        if not present:
+            raise BitstreamError("the class set is empty")
+        return present
     limit = vocab_size.bit_length()
     n = 0
     while decode_bypass(dec, 1):
@@ -344,3 +365,21 @@ _INIT_TABLE = (
 )
 assert len(_INIT_TABLE) == 3 * _GROUP_SIZE
 _MATCH_INIT = _initial_match_contexts(_INIT_TABLE)
+
+#: Normative class-presence priors (spec §3.1, Appendix B): per class id, the probability
+#: (/2048, 1..2047) that a map contains it. ade20k-150: round(2048 · Train / 20210), at least
+#: 1, from the ``Train`` column of ADE20K's objectInfo150 (images of the 20210 training images
+#: that contain the class); scripts/train_label_tables.py --presence prints it.
+PRESENCE: dict[str, tuple[int, ...]] = {
+    "ade20k-150": (
+        1182, 613, 838, 946, 677, 669, 408, 193, 475, 246, 291, 311, 514, 183, 676, 433, 171,
+        405, 218, 330, 321, 72, 334, 121, 154, 68, 66, 187, 117, 49, 119, 131, 140, 71, 79, 39,
+        313, 41, 81, 147, 42, 146, 81, 269, 56, 37, 32, 120, 29, 47, 41, 13, 57, 89, 9, 17, 20,
+        94, 14, 57, 32, 26, 28, 34, 80, 40, 133, 113, 27, 67, 34, 54, 37, 15, 27, 33, 31, 17, 7,
+        7, 25, 50, 254, 45, 15, 59, 54, 202, 7, 63, 14, 8, 18, 102, 18, 46, 4, 31, 98, 12, 36,
+        11, 56, 5, 10, 6, 30, 8, 34, 7, 47, 5, 63, 8, 6, 54, 29, 7, 44, 14, 12, 27, 6, 42, 32,
+        121, 10, 35, 5, 25, 11, 20, 29, 27, 103, 130, 54, 46, 68, 40, 9, 23, 58, 22, 21, 13, 18,
+        51, 79, 43,
+    ),
+}
+assert all(len(PRESENCE[name]) == registry.VOCABULARIES[name].size for name in PRESENCE)
