@@ -1,13 +1,14 @@
-"""Train the label coder's initial match-context table (spec/sgc-coding.md Appendix A).
+"""Train the label coder's initial match- and rank-context tables (spec/sgc-coding.md Appendix A).
 
 Counts, over label maps at several square grid sizes and their mirror images (more
-boundaries to learn from), how often each match context sees a hit, and quantises the miss
-probability to the nearest of the coder's 15 initial levels (in the log-odds
-domain); contexts seen fewer than ``--min-count`` times stay untrained (entry 0).
+boundaries to learn from), how often each match context sees a miss and each escape-rank
+context a stop (a 0 bit), and quantises that probability to the nearest of the coder's 15
+initial levels (in the log-odds domain); contexts seen fewer than ``--min-count`` times
+stay untrained (entry 0).
 
 By default it trains on the corpus's cityscapes, camvid and aerial maps only, so the
-benchmark's coco-stuff and ade20k maps remain held out. Prints the table as the hex
-string for ``_INIT_TABLE`` in sgcformat/coding/labels.py.
+benchmark's coco-stuff and ade20k maps remain held out. Prints the tables as the hex
+strings for ``_INIT_TABLE`` and ``_RANK_TABLE`` in sgcformat/coding/labels.py.
 
     python scripts/train_label_tables.py [--corpus ../shared/corpus] [--vocab cityscapes-34 ...]
         [--sizes 24 32 40 48] [--no-mirror] [--min-count 1]
@@ -36,40 +37,63 @@ HELD_OUT = ("coco-stuff-182", "ade20k-150")
 
 
 class _Counter(rangecoder.Encoder):
-    """An encoder that also counts (decisions, hits) per match context."""
+    """An encoder that also counts (decisions, 1 bits) per match and per rank context."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("match", "rank", "rank_contexts")
 
-    def __init__(self, counts: dict[int, list[int]]) -> None:
+    def __init__(self, match: dict[int, list[int]], rank: dict[int, list[int]]) -> None:
         super().__init__()
-        self.counts = counts
+        self.match, self.rank = match, rank
+        self.rank_contexts: list[int] | None = None  # the map's RANK contexts, once created
 
     def bit_mean(self, probs, indices, bit):
         for i in indices:
-            entry = self.counts[i]
-            entry[0] += 1
-            entry[1] += bool(bit)
+            _tally(self.match, i, bit)
         super().bit_mean(probs, indices, bit)
 
+    def bit(self, probs, i, bit):
+        if probs is self.rank_contexts:
+            _tally(self.rank, i, bit)
+        super().bit(probs, i, bit)
 
-def count(label_maps: list[np.ndarray]) -> dict[int, list[int]]:
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for ids in label_maps:
-        labels.code_map(_Counter(counts), ids, 1 + int(ids.max()))
-    return counts
+
+def _tally(counts: dict[int, list[int]], i: int, bit: int) -> None:
+    entry = counts[i]
+    entry[0] += 1
+    entry[1] += bool(bit)
+
+
+def count(label_maps: list[np.ndarray]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """(match, rank) counts: context index -> [decisions, 1 bits]."""
+    match: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rank: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    original = labels._rank_contexts
+    try:
+        for ids in label_maps:
+            counter = _Counter(match, rank)
+
+            def tracked(counter=counter):
+                counter.rank_contexts = original()
+                return counter.rank_contexts
+
+            labels._rank_contexts = tracked
+            labels.code_map(counter, ids, 1 + int(ids.max()))
+    finally:
+        labels._rank_contexts = original
+    return match, rank
 
 
 def quantise(counts: dict[int, list[int]], size: int, min_count: int) -> str:
-    """Hex digit per context: nearest initial level to the smoothed miss probability."""
+    """Hex digit per context: nearest initial level to the smoothed probability of a 1 bit."""
     logit = [math.log(p / (rangecoder.PROB_ONE - p)) for p in labels.INIT_LEVELS]
     digits = []
     for i in range(size):
-        n, hits = counts.get(i, (0, 0))
+        n, ones = counts.get(i, (0, 0))
         if n < min_count:
             digits.append("0")
             continue
-        miss = (n - hits + 0.5) / (n + 1)
-        target = math.log(miss / (1 - miss))
+        zero = (n - ones + 0.5) / (n + 1)
+        target = math.log(zero / (1 - zero))
         level = min(range(len(logit)), key=lambda q: abs(logit[q] - target))
         digits.append(f"{level + 1:x}")
     return "".join(digits)
@@ -104,7 +128,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--vocab", nargs="+", default=["cityscapes-34", "camvid-11", "loveda-7"])
     parser.add_argument("--min-count", type=int, default=1)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[24, 32, 40, 48])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[24, 32, 40, 48, 56, 64])
     parser.add_argument("--no-mirror", dest="mirror", action="store_false")
     parser.add_argument("--presence", type=Path, metavar="CSV",
                         help="print the ade20k-150 presence prior from ADE20K's objectInfo150.csv")
@@ -113,11 +137,13 @@ def main() -> None:
         print(", ".join(map(str, presence_prior(args.presence))))
         return
     label_maps = load_maps(args.corpus, args.vocab, args.sizes, args.mirror)
-    table = quantise(count(label_maps), 3 * labels._GROUP_SIZE, args.min_count)
+    match, rank = count(label_maps)
+    table = quantise(match, 3 * labels._GROUP_SIZE, args.min_count)
     trained = sum(d != "0" for d in table)
-    print(f"# {len(label_maps)} maps from {', '.join(args.vocab)}; {trained} contexts trained")
+    print(f"# {len(label_maps)} maps from {', '.join(args.vocab)}; {trained} match contexts trained")
     for start in range(0, len(table), 64):
         print(f'    "{table[start:start + 64]}"')
+    print(f'_RANK_TABLE = "{quantise(rank, len(labels._RANK_INIT) // 2, args.min_count)}"')
 
 
 if __name__ == "__main__":

@@ -150,10 +150,11 @@ def test_class_set_beyond_vocab_raises():
 
 
 def test_class_count_larger_than_vocab_raises():
-    # Hand-built class set: Exp-Golomb of k = 4 for a 3-class vocabulary.
+    # Hand-built class set: k - 1 = 3 in Exp-Golomb of order 1 (k + 1 = 5 = 2^2 + 1) for a
+    # 3-class vocabulary.
     enc = rangecoder.Encoder()
-    rangecoder.encode_bypass(enc, 3, 0b110)
-    rangecoder.encode_bypass(enc, 2, 0)
+    rangecoder.encode_bypass(enc, 2, 0b10)
+    rangecoder.encode_bypass(enc, 2, 0b01)
     with pytest.raises(BitstreamError, match="classes present"):
         labels.decode(enc.finish(), 4, 4, 3)
 
@@ -217,6 +218,8 @@ def test_label_tables_match_the_spec():
     appendix = spec[spec.index("## Appendix A"):]
     table = "".join(re.findall(r"^([0-9a-f]{64})$", appendix, flags=re.M))
     assert table == labels._INIT_TABLE
+    rank = re.search(r"`RANK_TABLE`: 8 hex digits.*?`([0-9a-f]{8})`", appendix, flags=re.S)[1]
+    assert rank == labels._RANK_TABLE
     levels = tuple(int(v) for v in re.search(r"^`([0-9, ]+)`$", appendix, flags=re.M)[1].split(","))
     assert levels == labels.INIT_LEVELS
     assert levels == tuple(round(2048 / (1 + math.exp(-0.55 * (q - 8)))) for q in range(1, 16))
