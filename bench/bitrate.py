@@ -90,26 +90,32 @@ class _Recorder(rangecoder.Encoder):
 
 
 def constriction_bytes(ids: np.ndarray, vocab: str) -> int | None:
-    """Bytes constriction's range coder needs for our exact decisions and probabilities."""
+    """Bytes constriction's range coder needs for our exact decisions and probabilities.
+
+    Like our encoder, it keeps the shorter of the map and its mirror image.
+    """
     try:
         import constriction
     except ImportError:
         return None
-    recorder = _Recorder()
-    original = labels.Encoder
-    labels.Encoder = _Recorder  # the coder checks isinstance(coder, Encoder)
-    try:
-        labels.code_map(recorder, ids, vocab)
-    finally:
-        labels.Encoder = original
-    if not recorder.decisions:
-        return 0
-    p0 = np.array([d[0] for d in recorder.decisions], dtype=np.float64) / rangecoder.PROB_ONE
-    bits = np.array([d[1] for d in recorder.decisions], dtype=np.int32)
-    enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(bits, constriction.stream.model.Categorical(perfect=False),
-               np.stack([p0, 1 - p0], axis=1))
-    return 4 * len(enc.get_compressed())
+    sizes = []
+    for mirror in (False, True)[:1 + (ids.min() != ids.max())]:
+        recorder = _Recorder()
+        original = labels.Encoder
+        labels.Encoder = _Recorder  # the coder checks isinstance(coder, Encoder)
+        try:
+            labels.code_map(recorder, ids, vocab, mirror)
+        finally:
+            labels.Encoder = original
+        if not recorder.decisions:
+            return 0
+        p0 = np.array([d[0] for d in recorder.decisions], dtype=np.float64) / rangecoder.PROB_ONE
+        bits = np.array([d[1] for d in recorder.decisions], dtype=np.int32)
+        enc = constriction.stream.queue.RangeEncoder()
+        enc.encode(bits, constriction.stream.model.Categorical(perfect=False),
+                   np.stack([p0, 1 - p0], axis=1))
+        sizes.append(4 * len(enc.get_compressed()))
+    return min(sizes)
 
 
 def measure(corpus: Path, entry: dict) -> dict:

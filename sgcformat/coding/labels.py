@@ -7,7 +7,8 @@ A label map at 32×32 has few classes and large regions, so the bitstream
    id with that class's prior probability; otherwise its size, then one presence
    decision per id with the exact enumerative probability (remaining classes over
    remaining ids), which costs about log2(C(vocab, k)) bits;
-2. codes each cell in raster order as a choice among the distinct causal
+2. codes whether the map is stored mirrored left-right (the encoder codes both and keeps
+   the shorter), then each cell in raster order as a choice among the distinct causal
    neighbours' classes (W, N, NE, NW; the one most of them share first). Each
    choice is a binary decision whose probability is the mean of three adaptive
    contexts: the neighbourhood's shape plus which of four further causal cells
@@ -76,16 +77,27 @@ def encode(ids: np.ndarray, vocab: str | int) -> bytes:
     if ids.min() < 0 or ids.max() >= size:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
         raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{size - 1})")
-    enc = Encoder()
-    code_map(enc, ids, vocab)
-    return enc.finish()
+    # Boundaries code differently seen from the left or the right (the contexts look up and
+    # to one side): code both ways and keep the shorter, the plain map on ties.
+    payloads = []
+    for mirror in (False, True)[:1 + (ids.min() != ids.max())]:
+        enc = Encoder()
+        code_map(enc, ids, vocab, mirror)
+        payloads.append(enc.finish())
+    return min(payloads, key=len)
 
 
-def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int) -> None:
-    """Code a checked map's decisions into ``enc``: for tools that record them (bench, training)."""
+def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int, mirror: bool = False) -> None:
+    """Code a checked map's decisions into ``enc`` (for tools that record them: bench, training).
+
+    ``mirror`` codes the map's left-right mirror image, flagged so the decoder turns it back.
+    """
     present = np.unique(ids)
     _encode_class_set(enc, [int(c) for c in present], *_vocab(vocab))
     if len(present) > 1:
+        encode_bypass(enc, 1, int(mirror))
+        if mirror:
+            ids = ids[:, ::-1]
         rows, cols = ids.shape
         grid, stride = _padded_grid(rows, cols)
         local = np.searchsorted(present, ids).tolist()
@@ -105,9 +117,12 @@ def decode(data: bytes, width: int, height: int, vocab: str | int) -> np.ndarray
     if len(present) == 1:
         local = np.zeros((height, width), dtype=np.intp)
     else:
+        mirror = decode_bypass(dec, 1)
         grid, stride = _padded_grid(height, width)
         _code_cells(len(present), height, width, grid, dec)
         local = np.asarray(grid, dtype=np.intp).reshape(-1, stride)[_PAD_TOP:, _PAD_LEFT:-_PAD_RIGHT]
+        if mirror:
+            local = local[:, ::-1]
     dec.finish()
     return np.asarray(present, dtype=np.uint16)[local]
 
