@@ -181,8 +181,9 @@ def test_missing_model_says_which_and_how_to_get_it(qtbot, make_window, sgc_fold
     window = make_window(generative_thumbnails=False)
     with use_tiny_models(tmp_path / "no-models"):
         window.open_paths([sgc_folder / "scene0.sgc"])
+        # Wait for the outcome, not for "not decoding": the decode may not have started yet.
+        qtbot.waitUntil(window.banner.isVisible, timeout=WAIT)
         qtbot.waitUntil(lambda: not window.decoding(), timeout=WAIT)
-    assert window.banner.isVisible()
     text = window.banner.text()
     assert "ldm-semantic-512" in text and "sgc models" in text
     assert window.strip.seeds() == []
