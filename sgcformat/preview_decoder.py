@@ -16,19 +16,27 @@ from PIL import Image, ImageFilter
 from .container import SgcFile
 
 
+def _linear_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix of a triangle filter, widened when shrinking (as Pillow's BILINEAR)."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centres = (np.arange(n_out) + 0.5) * scale
+    weights = np.clip(1 - np.abs(np.arange(n_in) + 0.5 - centres[:, None]) / support, 0, None)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def _resize(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of float planes (n, h, w) to (n, H, W) with Pillow's 'F' images."""
-    return np.stack([
-        np.asarray(Image.fromarray(p.astype(np.float32), "F").resize(size, Image.BILINEAR))
-        for p in planes
-    ])
+    """Linear resize of planes (..., h, w) to (..., H, W) for ``size`` = (W, H): two matrix products."""
+    h, w = planes.shape[-2:]
+    return _linear_weights(h, size[1]) @ planes @ _linear_weights(w, size[0]).T
 
 
-def _box_blur(a: np.ndarray) -> np.ndarray:
-    """3×3 box sum over the last two axes, edges replicated."""
-    p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
-    h, w = a.shape[-2:]
-    return sum(p[..., i:i + h, j:j + w] for i in range(3) for j in range(3))
+def _box_sum_matrix(n: int) -> np.ndarray:
+    """(n, n) matrix summing each element with its two neighbours, edges replicated."""
+    m = np.eye(n, dtype=np.float32) + np.eye(n, k=1, dtype=np.float32) + np.eye(n, k=-1, dtype=np.float32)
+    m[0, 0] += 1
+    m[-1, -1] += 1
+    return m
 
 
 def class_color_fields(label_map: np.ndarray, color_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,16 +46,16 @@ def class_color_fields(label_map: np.ndarray, color_map: np.ndarray) -> tuple[np
     index = index.reshape(label_map.shape)
     onehot = (index[None] == np.arange(len(classes))[:, None, None]).astype(np.float32)
     coverage = _resize(onehot, (cw, ch)).clip(0, 1)  # share of each colour cell per class
-    colour = color_map.astype(np.float32)
-    weight = coverage + 1e-6
-    num = weight[..., None] * colour[None]
-    den = weight
-    # Spread each class's colours until every cell has some support (at most a few passes).
+    colour = color_map.astype(np.float32).transpose(2, 0, 1)  # (3, ch, cw)
+    den = coverage + 1e-6
+    num = den[:, None] * colour[None]  # (k, 3, ch, cw)
+    # Spread each class's colours (3×3 box sums) until every cell has some support.
+    by, bx = _box_sum_matrix(ch), _box_sum_matrix(cw)
     for _ in range(max(ch, cw)):
         if (den > 0.05).all():
             break
-        num, den = _box_blur(num.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1), _box_blur(den)
-    return classes, num / den[..., None]
+        num, den = by @ num @ bx, by @ den @ bx
+    return classes, (num / den[:, None]).transpose(0, 2, 3, 1)
 
 
 def render_preview(sgc: SgcFile, size: tuple[int, int] | None = None) -> Image.Image:
@@ -60,8 +68,7 @@ def render_preview(sgc: SgcFile, size: tuple[int, int] | None = None) -> Image.I
     label_map = sgc.label_map
     classes, fields = class_color_fields(label_map, sgc.color_map)
     lh, lw = label_map.shape
-    at_cells = _resize(fields.transpose(0, 3, 1, 2).reshape(-1, *fields.shape[1:3]), (lw, lh))
-    at_cells = at_cells.reshape(len(classes), 3, lh, lw)
+    at_cells = _resize(fields.transpose(0, 3, 1, 2), (lw, lh))  # (k, 3, lh, lw)
     index = np.searchsorted(classes, label_map)
     cells = np.take_along_axis(at_cells, index[None, None], axis=0)[0].transpose(1, 2, 0)
     image = Image.fromarray(np.clip(cells + 0.5, 0, 255).astype(np.uint8), "RGB")
