@@ -48,16 +48,24 @@ class Vocabulary:
         Raises :class:`VocabularyError` for values that are neither a class nor unlabeled.
         """
         values = np.asarray(values)
-        if values.ndim != 2:
-            raise VocabularyError(f"a label map must be single-channel, got shape {values.shape}")
-        ids = values.astype(np.int32) - self.png_offset
-        unlabeled = np.isin(values, self.png_unlabeled)
-        ids[unlabeled] = -1
-        bad = (~unlabeled) & ((ids < 0) | (ids >= self.size))
-        if bad.any():
-            value = int(values[bad][0])
+        if values.ndim != 2 or not np.issubdtype(values.dtype, np.integer):
+            raise VocabularyError(f"a label map must be single-channel integers, got {values.dtype} "
+                                  f"{values.shape}")
+        # One table look-up per pixel: value -> class id, -1 unlabeled, -2 invalid.
+        top = int(values.max()) if values.size else 0
+        if values.size and values.min() < 0:
+            bad_value = int(values.min())
+        else:
+            table = np.full(top + 1, -2, dtype=np.int32)
+            first, last = self.png_offset, min(top, self.png_offset + self.size - 1)
+            table[first:last + 1] = np.arange(last - first + 1, dtype=np.int32)
+            table[[v for v in self.png_unlabeled if v <= top]] = -1
+            ids = table[values]
+            invalid = ids == -2
+            bad_value = int(values[invalid][0]) if invalid.any() else None
+        if bad_value is not None:
             raise VocabularyError(
-                f"label value {value} is not a class of {self.name} "
+                f"label value {bad_value} is not a class of {self.name} "
                 f"(expected {self.png_offset}..{self.png_offset + self.size - 1}"
                 + (f" or unlabeled {list(self.png_unlabeled)})" if self.png_unlabeled else ")")
             )
