@@ -45,7 +45,7 @@ def contexts(n: int) -> list[int]:
 
 
 def _adapt(probs: list[int], i: int, bit: int) -> None:
-    """The update of :meth:`Encoder.bit` for the context stored at ``probs[i]``, ``probs[i + 1]``."""
+    """Adapt the context stored at ``probs[i]``, ``probs[i + 1]`` to a coded ``bit``."""
     p = probs[i]
     n = probs[i + 1]
     if n < _SEASONED:
@@ -68,41 +68,22 @@ class Encoder:
     def bit(self, probs: list[int], i: int, bit: int) -> None:
         """Code ``bit`` with adaptive context ``i`` of ``probs`` and update the context."""
         i <<= 1
-        p = probs[i]
-        n = probs[i + 1]
-        shift = SHIFTS[n]
-        if n < _SEASONED:
-            probs[i + 1] = n + 1
-        bound = (self._range >> PROB_BITS) * p
-        if bit:
-            self._low += bound
-            self._range -= bound
-            probs[i] = p - (p >> shift)
-        else:
-            self._range = bound
-            probs[i] = p + ((PROB_ONE - p) >> shift)
-        while self._range < TOP:
-            self._range <<= 8
-            self._shift_low()
+        self._code_bit((self._range >> PROB_BITS) * probs[i], bit)
+        _adapt(probs, i, bit)
 
     def bit_mean(self, probs: list[int], indices: tuple[int, ...], bit: int) -> None:
         """Code ``bit`` with the mean probability of contexts ``indices``, then update each."""
         slots = [i << 1 for i in indices]
-        bound = (self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots))
-        if bit:
-            self._low += bound
-            self._range -= bound
-        else:
-            self._range = bound
-        while self._range < TOP:
-            self._range <<= 8
-            self._shift_low()
+        self._code_bit((self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots)), bit)
         for j in slots:
             _adapt(probs, j, bit)
 
     def fixed(self, p0: int, bit: int) -> None:
         """Code ``bit`` with the fixed probability ``p0``/2048 of a 0 (1 <= p0 <= 2047)."""
-        bound = (self._range >> PROB_BITS) * p0
+        self._code_bit((self._range >> PROB_BITS) * p0, bit)
+
+    def _code_bit(self, bound: int, bit: int) -> None:
+        """Split the range at ``bound`` (0 below, 1 above), keep ``bit``'s part, renormalise."""
         if bit:
             self._low += bound
             self._range -= bound
@@ -162,47 +143,24 @@ class Decoder:
     def bit(self, probs: list[int], i: int) -> int:
         """Decode one bit with adaptive context ``i`` of ``probs`` and update the context."""
         i <<= 1
-        p = probs[i]
-        n = probs[i + 1]
-        shift = SHIFTS[n]
-        if n < _SEASONED:
-            probs[i + 1] = n + 1
-        bound = (self._range >> PROB_BITS) * p
-        if self._code < bound:
-            self._range = bound
-            probs[i] = p + ((PROB_ONE - p) >> shift)
-            bit = 0
-        else:
-            self._code -= bound
-            self._range -= bound
-            probs[i] = p - (p >> shift)
-            bit = 1
-        while self._range < TOP:
-            self._range <<= 8
-            self._code = (self._code << 8) | self._next_byte()
+        bit = self._decode_bit((self._range >> PROB_BITS) * probs[i])
+        _adapt(probs, i, bit)
         return bit
 
     def bit_mean(self, probs: list[int], indices: tuple[int, ...]) -> int:
         """Decode one bit coded with :meth:`Encoder.bit_mean`."""
         slots = [i << 1 for i in indices]
-        bound = (self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots))
-        if self._code < bound:
-            self._range = bound
-            bit = 0
-        else:
-            self._code -= bound
-            self._range -= bound
-            bit = 1
-        while self._range < TOP:
-            self._range <<= 8
-            self._code = (self._code << 8) | self._next_byte()
+        bit = self._decode_bit((self._range >> PROB_BITS) * (sum([probs[j] for j in slots]) // len(slots)))
         for j in slots:
             _adapt(probs, j, bit)
         return bit
 
     def fixed(self, p0: int) -> int:
         """Decode one bit coded with the fixed probability ``p0``/2048 of a 0."""
-        bound = (self._range >> PROB_BITS) * p0
+        return self._decode_bit((self._range >> PROB_BITS) * p0)
+
+    def _decode_bit(self, bound: int) -> int:
+        """The bit whose part of the range (split at ``bound``) holds the code; renormalise."""
         if self._code < bound:
             self._range = bound
             bit = 0
