@@ -8,7 +8,6 @@ Errors print one line on stderr and exit with status 1 (2 for usage errors); nev
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from . import container, registry
 from .errors import SgcError
+from .files import save_image_atomic
 
 EXIT_ERROR = 1
 
@@ -94,23 +94,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
     container.write(args.output, data)
     print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (sgc.width * sgc.height):.4f} bpp")
     return 0
-
-
-def save_image_atomic(image, path: Path, **params) -> None:
-    """Save a PIL image so that ``path`` is never left half-written."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=params.pop("format", None) or _format_of(path), **params)
-    container.atomic_write_bytes(path, buffer.getvalue())
-
-
-def _format_of(path: Path) -> str:
-    from PIL import Image
-
-    Image.init()
-    try:
-        return Image.EXTENSION[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(f"cannot tell the image format from {path.name!r}") from None
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ import io
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import BinaryIO
 
 import construct as cs
@@ -33,6 +32,7 @@ from .errors import (
     UnknownCriticalChunkError,
     UnsupportedVersionError,
 )
+from .files import atomic_write_bytes
 
 SIGNATURE = b"SGC"
 VERSION = 1
@@ -454,18 +454,3 @@ def write(path: str | os.PathLike, sgc: SgcFile | bytes) -> None:
     """Write atomically: a temporary file in the same folder, fsync, then rename over ``path``."""
     data = sgc if isinstance(sgc, bytes) else build(sgc)
     atomic_write_bytes(path, data)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` by ``data`` so readers see either the old or the new file, never half."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

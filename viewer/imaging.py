@@ -17,6 +17,7 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 import sgcformat
+from sgcformat.files import save_image_atomic
 from sgcformat.pil import SgcImageFile  # importing the plugin registers .sgc with Pillow
 
 #: Suffixes the browser lists. Pillow decides whether it can really open a file;
@@ -157,7 +158,7 @@ def export_png(image: QImage, path: str | Path, *, seed: int | None, profile: st
         info.add_text("sgc:profile", profile)
     if seed is not None:
         info.add_text("sgc:seed", str(seed))
-    to_pil(image).save(path, format="PNG", pnginfo=info)
+    save_image_atomic(to_pil(image), path, format="PNG", pnginfo=info)
 
 
 # --- tiles ----------------------------------------------------------------------------------

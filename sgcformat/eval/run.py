@@ -23,8 +23,8 @@ from PIL import Image
 
 from .. import decode, encode, registry
 from ..codec import to_rgb
-from ..container import atomic_write_bytes
 from ..errors import ModelNotFoundError
+from ..files import atomic_write_bytes
 from . import baselines
 from .metrics import (
     CLIP_MODEL,

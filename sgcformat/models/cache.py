@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..container import atomic_write_bytes
+from ..files import save_image_atomic
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _lock = threading.Lock()
@@ -66,11 +66,9 @@ def get(key_: str) -> Image.Image | None:
 
 def put(key_: str, image: Image.Image) -> None:
     """Store ``image`` under ``key_`` and evict old entries beyond the size cap."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
     with _lock:
         cache_dir().mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(_path(key_), buffer.getvalue())
+        save_image_atomic(image, _path(key_), format="PNG")
         _evict(max_bytes())
 
 
