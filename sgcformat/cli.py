@@ -29,7 +29,8 @@ def _size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sgc", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="sgc", description="SGC: images stored as what they mean, a few hundred bytes each.")
     parser.add_argument("--version", action="version", version=f"sgc {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
