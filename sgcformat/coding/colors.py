@@ -15,13 +15,22 @@ adds, multiplies and shifts integers, so every machine reconstructs the same byt
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import BitstreamError
-from .rangecoder import Decoder, Encoder, contexts, decode_bypass, encode_bypass
+from .rangecoder import (
+    NATIVE_SHIFTS,
+    Decoder,
+    Encoder,
+    contexts,
+    decode_bypass,
+    encode_bypass,
+    native_decoder,
+)
 
 #: Base quantiser step per quality level, coarse to fine; subband steps scale it (:data:`BAND_SCALE`).
 STEPS: tuple[int, ...] = (64, 52, 44, 37, 32, 28, 25, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 1)
@@ -85,6 +94,10 @@ def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY)
     if width < 1 or height < 1:
         raise BitstreamError(f"colour map size {width}x{height} is empty")
     base = _base_step(quality)
+    native = native_decoder()
+    if native is not None:
+        rgb = native.decode_colors(bytes(data), width, height, *_native_tables(base))
+        return np.frombuffer(rgb, dtype=np.uint8).reshape(height, width, 3)
     coder = _BandCoder(Decoder(data), base)
     shapes = _band_shapes(height, width)
     planes = []
@@ -106,6 +119,18 @@ def _base_step(quality: int) -> int:
     if not 0 <= quality < QUALITY_LEVELS:
         raise BitstreamError(f"colour quality {quality} is not 0..{QUALITY_LEVELS - 1}")
     return STEPS[quality]
+
+
+@functools.cache
+def _native_tables(base: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """This module's tables as the native decoder takes them: per plane and band class the step
+    and the level limit (int32), the contexts' initial probabilities (uint16), the shifts."""
+    steps = [band_step(base, plane, band) for plane in range(_PLANES) for band in range(len(BAND_SCALE[0]))]
+    limits = [_COEFF_LIMIT // step + 1 for step in steps]
+    init = [p for prior in (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _PRIOR_ZERO, _PRIOR_MAG)
+            for p in _primed(prior)[0::2]]
+    return (np.asarray(steps, dtype=np.int32).tobytes(), np.asarray(limits, dtype=np.int32).tobytes(),
+            np.asarray(init, dtype=np.uint16).tobytes(), NATIVE_SHIFTS)
 
 
 def _detail_band(level: int, orientation: int) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 from .. import registry
 from ..errors import BitstreamError, VocabularyError
 from .rangecoder import (
+    NATIVE_SHIFTS,
     PROB_INIT,
     PROB_ONE,
     SHIFTS,
@@ -41,6 +42,7 @@ from .rangecoder import (
     decode_tree,
     encode_bypass,
     encode_tree,
+    native_decoder,
 )
 
 MAX_VOCAB = 65535
@@ -112,6 +114,12 @@ def decode(data: bytes, width: int, height: int, vocab: str | int) -> np.ndarray
     size, prior = _vocab(vocab)
     if width < 1 or height < 1:
         raise BitstreamError(f"label map size {width}x{height} is empty")
+    native = native_decoder()
+    if native is not None:
+        ids = native.decode_labels(bytes(data), width, height, size,
+                                   None if prior is None else _NATIVE_PRESENCE[vocab],
+                                   _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS)
+        return np.frombuffer(ids, dtype=np.uint16).reshape(height, width)
     dec = Decoder(data)
     present = _decode_class_set(dec, size, prior)
     if len(present) == 1:
@@ -408,3 +416,8 @@ PRESENCE: dict[str, tuple[int, ...]] = {
     ),
 }
 assert all(len(PRESENCE[name]) == registry.VOCABULARIES[name].size for name in PRESENCE)
+
+# The same tables as the native decoder takes them: (p, n) uint16 pairs and uint16 priors.
+_NATIVE_MATCH_INIT = np.asarray(_MATCH_INIT, dtype=np.uint16).tobytes()
+_NATIVE_RANK_INIT = np.asarray(_RANK_INIT, dtype=np.uint16).tobytes()
+_NATIVE_PRESENCE = {name: np.asarray(p, dtype=np.uint16).tobytes() for name, p in PRESENCE.items()}

@@ -1,0 +1,791 @@
+/*
+ * Native decoder for the SGC label-map and colour-map bitstreams (spec/sgc-coding.md).
+ *
+ * Why: Pillow thumbnails of .sgc files are bound by entropy-decoding the two maps in pure
+ * Python. This module decodes both bitstreams bit-exactly like the reference implementation
+ * (sgcformat/coding/labels.py, colors.py), which stays the single source of truth for every
+ * table: the adaptation shifts, the trained initial contexts, the class priors and the
+ * quantiser steps are handed in by the Python wrappers on each call. The C code only holds
+ * the structure of the bitstreams (context layouts, binarisations, neighbourhoods).
+ *
+ * Errors mirror the Python decoder: the same conditions raise sgcformat.errors.BitstreamError
+ * with the same messages. Bytes past the end of a payload read as 0, every loop is bounded by
+ * the map size, so garbage input can neither crash nor hang the decoder.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static PyObject *BitstreamError; /* sgcformat.errors.BitstreamError, looked up at import */
+
+/* ---- §2 binary range coder --------------------------------------------------------------- */
+
+#define PROB_BITS 11
+#define PROB_ONE 2048u
+#define PROB_INIT 1024u
+#define TOP (1u << 24)
+#define N_SHIFTS 7 /* SHIFTS has one entry per context count 0..6 (§2.1) */
+
+typedef struct {
+    uint16_t p; /* probability of a 0 bit, /2048 */
+    uint16_t n; /* count of coded bits, saturating at N_SHIFTS - 1 */
+} Context;
+
+typedef struct {
+    const uint8_t *data;
+    Py_ssize_t len;
+    Py_ssize_t pos;
+    uint32_t range;
+    uint32_t code; /* always < range (§2.2), so the shifts below never lose bits */
+    uint8_t shifts[N_SHIFTS];
+} RangeDecoder;
+
+/* §2.2: bytes past the end of the payload read as zero. */
+static inline uint32_t next_byte(RangeDecoder *d)
+{
+    Py_ssize_t pos = d->pos++;
+    return pos < d->len ? d->data[pos] : 0u;
+}
+
+/* §2.2 initialisation; -1 with BitstreamError set if the stream is impossible. */
+static int rd_init(RangeDecoder *d, const uint8_t *data, Py_ssize_t len, const uint8_t *shifts)
+{
+    d->data = data;
+    d->len = len;
+    d->pos = 0;
+    d->code = 0;
+    for (int i = 0; i < 4; i++)
+        d->code = (d->code << 8) | next_byte(d);
+    d->range = 0xFFFFFFFFu;
+    memcpy(d->shifts, shifts, N_SHIFTS);
+    if (d->code == 0xFFFFFFFFu) {
+        PyErr_SetString(BitstreamError, "range coder stream starts with an impossible value");
+        return -1;
+    }
+    return 0;
+}
+
+/* The bit whose part of the range (split at bound) holds the code, then renormalise (§2.3, §2.4). */
+static inline int rd_split(RangeDecoder *d, uint32_t bound)
+{
+    int bit;
+    if (d->code < bound) {
+        d->range = bound;
+        bit = 0;
+    } else {
+        d->code -= bound;
+        d->range -= bound;
+        bit = 1;
+    }
+    while (d->range < TOP) {
+        d->range <<= 8;
+        d->code = (d->code << 8) | next_byte(d);
+    }
+    return bit;
+}
+
+/* §2.4 fixed-probability bit; p0 in 1..2047 so (range >> 11) * p0 < 2^32. */
+static inline int rd_fixed(RangeDecoder *d, uint32_t p0)
+{
+    return rd_split(d, (d->range >> PROB_BITS) * p0);
+}
+
+static inline uint32_t rd_bypass(RangeDecoder *d, int nbits)
+{
+    uint32_t value = 0;
+    for (int i = 0; i < nbits; i++)
+        value = (value << 1) | (uint32_t)rd_fixed(d, PROB_INIT);
+    return value;
+}
+
+/* §2.3 adaptation: the shift comes from the count before it is incremented. */
+static inline void adapt(const RangeDecoder *d, Context *c, int bit)
+{
+    unsigned s = d->shifts[c->n];
+    if (c->n < N_SHIFTS - 1)
+        c->n++;
+    if (bit)
+        c->p = (uint16_t)(c->p - (c->p >> s));
+    else
+        c->p = (uint16_t)(c->p + ((PROB_ONE - c->p) >> s));
+}
+
+static inline int rd_bit(RangeDecoder *d, Context *c)
+{
+    int bit = rd_fixed(d, c->p);
+    adapt(d, c, bit);
+    return bit;
+}
+
+/* §2.3 mean of three contexts: a fixed bit with their mean probability, then update each. */
+static inline int rd_bit_mean3(RangeDecoder *d, Context *a, Context *b, Context *c)
+{
+    int bit = rd_fixed(d, ((uint32_t)a->p + b->p + c->p) / 3u);
+    adapt(d, a, bit);
+    adapt(d, b, bit);
+    adapt(d, c, bit);
+    return bit;
+}
+
+/* §2.5 bit-tree of depth `depth` over tree[1 .. 2^depth - 1]. */
+static uint32_t rd_tree(RangeDecoder *d, Context *tree, int depth)
+{
+    uint32_t node = 1;
+    for (int i = 0; i < depth; i++)
+        node = (node << 1) | (uint32_t)rd_bit(d, &tree[node]);
+    return node - (1u << depth);
+}
+
+/* §2.6: a canonical payload has no unread bytes and no trailing 0x00. */
+static int rd_finish(const RangeDecoder *d)
+{
+    if (d->len > d->pos) {
+        PyErr_Format(BitstreamError, "%zd byte(s) after the end of the coded map", d->len - d->pos);
+        return -1;
+    }
+    if (d->len > 0 && d->data[d->len - 1] == 0) {
+        PyErr_SetString(BitstreamError, "coded map ends with a 0x00 byte (not canonical)");
+        return -1;
+    }
+    return 0;
+}
+
+static int bitlen(uint32_t v)
+{
+    int n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+/* Initial contexts from (p, n) uint16 pairs handed in by Python; ValueError if one is invalid. */
+static int load_contexts(Context *out, const char *pairs, Py_ssize_t pairs_len, Py_ssize_t count,
+                         const char *what)
+{
+    if (pairs_len != count * (Py_ssize_t)sizeof(Context)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd (p, n) uint16 pairs", what, count);
+        return -1;
+    }
+    memcpy(out, pairs, (size_t)pairs_len);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (out[i].p < 1 || out[i].p >= PROB_ONE || out[i].n >= N_SHIFTS) {
+            PyErr_Format(PyExc_ValueError, "%s: context %zd is out of range", what, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_shifts(Py_ssize_t len)
+{
+    if (len != N_SHIFTS) {
+        PyErr_Format(PyExc_ValueError, "shifts: expected %d bytes", N_SHIFTS);
+        return -1;
+    }
+    return 0;
+}
+
+/* rows * cols * per_cell elements of `size` bytes, or -1 (MemoryError) if that overflows. */
+static Py_ssize_t checked_cells(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t per_cell, size_t size)
+{
+    if (rows < 1 || cols < 1 || rows > PY_SSIZE_T_MAX / cols / per_cell
+        || rows * cols * per_cell > PY_SSIZE_T_MAX / (Py_ssize_t)size) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return rows * cols;
+}
+
+/* ---- §3 label map ------------------------------------------------------------------------ */
+
+#define N_MATCH (3 * 1024) /* §3.2: 3 groups x 4 candidate positions x 16 shapes x 16 masks */
+#define N_RANK 8
+#define PAD_TOP 2   /* the grid is padded with -1: two rows above, */
+#define PAD_LEFT 2  /* two columns to the left */
+#define PAD_RIGHT 3 /* and three to the right (§3.3) */
+
+/* §3.1 class set into present[]; returns k, or -1 with BitstreamError set. */
+static Py_ssize_t decode_class_set(RangeDecoder *d, uint32_t vocab, const uint16_t *prior,
+                                   uint16_t *present)
+{
+    Py_ssize_t k = 0;
+    if (prior) {
+        for (uint32_t c = 0; c < vocab; c++)
+            if (rd_fixed(d, PROB_ONE - prior[c]))
+                present[k++] = (uint16_t)c;
+        if (k == 0) {
+            PyErr_SetString(BitstreamError, "the class set is empty");
+            return -1;
+        }
+        return k;
+    }
+    /* k - 1 in Exp-Golomb of order 1, prefix of at most bitlen(V) ones. */
+    int limit = bitlen(vocab), e = 0;
+    while (rd_bypass(d, 1)) {
+        if (++e > limit) {
+            PyErr_SetString(BitstreamError, "class count prefix is too long");
+            return -1;
+        }
+    }
+    int64_t count = ((int64_t)2 << e) + (int64_t)rd_bypass(d, e + 1) - 1;
+    if (count > (int64_t)vocab) {
+        PyErr_Format(BitstreamError, "%lld classes present, the vocabulary has %lu",
+                     (long long)count, (unsigned long)vocab);
+        return -1;
+    }
+    /* Enumerative code: id c is present with probability left / avail. */
+    for (uint32_t c = 0; c < vocab; c++) {
+        int64_t left = count - k, avail = (int64_t)vocab - c;
+        if (left == 0)
+            break;
+        if (left == avail) {
+            for (uint32_t rest = c; rest < vocab; rest++)
+                present[k++] = (uint16_t)rest;
+            break;
+        }
+        int64_t p0 = (avail - left) * (int64_t)PROB_ONE / avail;
+        p0 = p0 < 1 ? 1 : (p0 > PROB_ONE - 1 ? PROB_ONE - 1 : p0);
+        if (rd_fixed(d, (uint32_t)p0))
+            present[k++] = (uint16_t)c;
+    }
+    return k;
+}
+
+typedef struct {
+    Py_ssize_t k;         /* classes present */
+    Py_ssize_t rows, cols, stride;
+    int32_t *grid;        /* local class indices, padded with -1 */
+    Context *match;       /* N_MATCH */
+    Context *rank;        /* N_RANK */
+    Context *tree;        /* 2^bitlen(k - 1) */
+    uint32_t *order;      /* classes by last_seen descending, ties by index (move-to-front list) */
+    uint8_t *seen;        /* last_seen[c] >= 0 */
+    Py_ssize_t *mark;     /* mark[c] == stamp: c is a candidate or already in others */
+    uint32_t *others;
+} LabelState;
+
+/* §3.3 step 6: a class none of the neighbours has. Returns it, or -1 with BitstreamError set. */
+static int32_t decode_escape(RangeDecoder *d, LabelState *s, Py_ssize_t i, Py_ssize_t x,
+                             const int32_t *cand, int mc, Py_ssize_t stamp)
+{
+    const int32_t *g = s->grid;
+    Py_ssize_t m = 0, h;
+    for (int j = 0; j < mc; j++)
+        s->mark[cand[j]] = stamp;
+    /* Hints: two cells left, then the row above from two columns right to its end. */
+    int32_t v = g[i - 2];
+    if (v >= 0 && s->mark[v] != stamp) {
+        s->mark[v] = stamp;
+        s->others[m++] = (uint32_t)v;
+    }
+    for (Py_ssize_t j = i - s->stride + 2; j < i - s->stride + (s->cols - x); j++) {
+        v = g[j];
+        if (v >= 0 && s->mark[v] != stamp) {
+            s->mark[v] = stamp;
+            s->others[m++] = (uint32_t)v;
+        }
+    }
+    h = m;
+    /* Then the rest, most recently seen first (the order of the move-to-front list). */
+    for (Py_ssize_t j = 0; j < s->k; j++)
+        if (s->mark[s->order[j]] != stamp)
+            s->others[m++] = s->order[j];
+    for (Py_ssize_t r = 0; r < 2; r++) {
+        if (r == m - 1)
+            return (int32_t)s->others[r];
+        int ctx = 4 * (int)r + 2 * s->seen[s->others[r]] + (r < h);
+        if (!rd_bit(d, &s->rank[ctx]))
+            return (int32_t)s->others[r];
+    }
+    Py_ssize_t rest = m - 2;
+    uint32_t r = rd_tree(d, s->tree, bitlen((uint32_t)(rest - 1)));
+    if ((Py_ssize_t)r >= rest) {
+        PyErr_SetString(BitstreamError, "label rank outside the classes present");
+        return -1;
+    }
+    return (int32_t)s->others[2 + r];
+}
+
+/* §3.3: every cell in raster order into s->grid; -1 with BitstreamError set on invalid data. */
+static int decode_cells(RangeDecoder *d, LabelState *s)
+{
+    /* §3.3 step 5 feature cells of the three match groups, as (dy, dx). */
+    static const int groups[3][4][2] = {
+        {{0, -2}, {-2, 1}, {-2, -1}, {-1, 2}},   /* WW, NNE, NNW, NEE */
+        {{-1, -2}, {-2, 0}, {-2, 2}, {-1, 3}},   /* NWW, NN, NNEE, NEEE */
+        {{0, -2}, {-1, -2}, {-2, -1}, {-2, 0}},  /* WW, NWW, NNW, NN */
+    };
+    const Py_ssize_t stride = s->stride;
+    Py_ssize_t off[3][4];
+    for (int g = 0; g < 3; g++)
+        for (int b = 0; b < 4; b++)
+            off[g][b] = groups[g][b][0] * stride + groups[g][b][1];
+    int32_t *grid = s->grid;
+    Py_ssize_t position = 0;
+    for (Py_ssize_t y = 0; y < s->rows; y++) {
+        for (Py_ssize_t x = 0; x < s->cols; x++, position++) {
+            Py_ssize_t i = (PAD_TOP + y) * stride + PAD_LEFT + x;
+            /* Steps 1-2: neighbours and shape. */
+            const int32_t nb[4] = {grid[i - 1], grid[i - stride], grid[i - stride + 1],
+                                   grid[i - stride - 1]};
+            int shape = (nb[0] == nb[1]) | (nb[1] == nb[2]) << 1 | (nb[0] == nb[3]) << 2
+                        | (nb[1] == nb[3]) << 3;
+            /* Step 3: distinct candidates, stably sorted by votes descending. */
+            int32_t cand[4];
+            int votes[4], mc = 0;
+            for (int a = 0; a < 4; a++) {
+                int32_t c = nb[a];
+                int known = c < 0;
+                for (int j = 0; j < mc && !known; j++)
+                    known = cand[j] == c;
+                if (known)
+                    continue;
+                int n = 0;
+                for (int b = 0; b < 4; b++)
+                    n += nb[b] == c;
+                int j = mc++;
+                for (; j > 0 && votes[j - 1] < n; j--) { /* insertion sort: stable */
+                    cand[j] = cand[j - 1];
+                    votes[j] = votes[j - 1];
+                }
+                cand[j] = c;
+                votes[j] = n;
+            }
+            /* Steps 4-5: one decision per candidate; the last is implied if all k are candidates. */
+            int implied = mc == s->k ? mc - 1 : mc;
+            int32_t value = -1;
+            for (int j = 0; j < mc; j++) {
+                int32_t c = cand[j];
+                if (j == implied) {
+                    value = c;
+                    break;
+                }
+                int base = (j * 16 + shape) << 4, f[3];
+                for (int g = 0; g < 3; g++)
+                    f[g] = (grid[i + off[g][0]] == c) | (grid[i + off[g][1]] == c) << 1
+                           | (grid[i + off[g][2]] == c) << 2 | (grid[i + off[g][3]] == c) << 3;
+                if (rd_bit_mean3(d, &s->match[base | f[0]], &s->match[1024 + (base | f[1])],
+                                 &s->match[2048 + (base | f[2])])) {
+                    value = c;
+                    break;
+                }
+            }
+            if (value < 0) { /* step 6: escape */
+                value = decode_escape(d, s, i, x, cand, mc, position + 1);
+                if (value < 0)
+                    return -1;
+            }
+            /* Step 7; keep the move-to-front list in last_seen order. */
+            grid[i] = value;
+            s->seen[value] = 1;
+            Py_ssize_t j = 0;
+            while (s->order[j] != (uint32_t)value)
+                j++;
+            memmove(s->order + 1, s->order, (size_t)j * sizeof(uint32_t));
+            s->order[0] = (uint32_t)value;
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(decode_labels_doc,
+"decode_labels(data, width, height, vocab_size, prior, match_init, rank_init, shifts) -> bytearray\n\n"
+"Label map (spec §3) as native-endian uint16 class ids, raster order. prior: uint16 per class\n"
+"or None; match_init, rank_init: uint16 (p, n) pairs; shifts: one byte per context count.");
+
+static PyObject *decode_labels(PyObject *self, PyObject *args)
+{
+    const char *data, *prior, *match_init, *rank_init, *shifts;
+    Py_ssize_t len, prior_len, match_len, rank_len, shifts_len, width, height, vocab;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#", &data, &len, &width, &height, &vocab, &prior,
+                          &prior_len, &match_init, &match_len, &rank_init, &rank_len, &shifts,
+                          &shifts_len))
+        return NULL;
+    if (vocab < 1 || vocab > 65535) {
+        PyErr_Format(PyExc_ValueError, "vocabulary size must be 1..65535, got %zd", vocab);
+        return NULL;
+    }
+    if (prior && prior_len != vocab * 2) {
+        PyErr_SetString(PyExc_ValueError, "prior: expected one uint16 per class");
+        return NULL;
+    }
+    if (check_shifts(shifts_len) < 0)
+        return NULL;
+    Py_ssize_t cells = checked_cells(height + PAD_TOP, width + PAD_LEFT + PAD_RIGHT, 1, sizeof(int32_t));
+    if (cells < 0)
+        return NULL;
+
+    LabelState s = {0};
+    uint16_t *present = NULL, *prior_copy = NULL;
+    PyObject *out = NULL;
+    s.match = PyMem_Malloc(N_MATCH * sizeof(Context));
+    s.rank = PyMem_Malloc(N_RANK * sizeof(Context));
+    present = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
+    if (!s.match || !s.rank || !present) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (load_contexts(s.match, match_init, match_len, N_MATCH, "match_init") < 0
+        || load_contexts(s.rank, rank_init, rank_len, N_RANK, "rank_init") < 0)
+        goto done;
+    if (prior) {
+        prior_copy = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
+        if (!prior_copy) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(prior_copy, prior, (size_t)prior_len);
+        for (Py_ssize_t c = 0; c < vocab; c++) {
+            if (prior_copy[c] < 1 || prior_copy[c] >= PROB_ONE) {
+                PyErr_SetString(PyExc_ValueError, "prior: probabilities must be 1..2047");
+                goto done;
+            }
+        }
+    }
+
+    RangeDecoder d;
+    if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
+        goto done;
+    s.k = decode_class_set(&d, (uint32_t)vocab, prior_copy, present);
+    if (s.k < 0)
+        goto done;
+    out = PyByteArray_FromStringAndSize(NULL, width * height * (Py_ssize_t)sizeof(uint16_t));
+    if (!out)
+        goto done;
+    uint16_t *ids = (uint16_t *)PyByteArray_AS_STRING(out);
+    if (s.k == 1) {
+        for (Py_ssize_t i = 0; i < width * height; i++)
+            ids[i] = present[0];
+    } else {
+        int mirror = (int)rd_bypass(&d, 1);
+        s.rows = height;
+        s.cols = width;
+        s.stride = width + PAD_LEFT + PAD_RIGHT;
+        s.grid = PyMem_Malloc((size_t)cells * sizeof(int32_t));
+        s.tree = PyMem_Malloc(((size_t)1 << bitlen((uint32_t)(s.k - 1))) * sizeof(Context));
+        s.order = PyMem_Malloc((size_t)s.k * sizeof(uint32_t));
+        s.others = PyMem_Malloc((size_t)s.k * sizeof(uint32_t));
+        s.seen = PyMem_Calloc((size_t)s.k, 1);
+        s.mark = PyMem_Calloc((size_t)s.k, sizeof(Py_ssize_t));
+        if (!s.grid || !s.tree || !s.order || !s.others || !s.seen || !s.mark) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < cells; i++)
+            s.grid[i] = -1;
+        for (Py_ssize_t i = 0; i < ((Py_ssize_t)1 << bitlen((uint32_t)(s.k - 1))); i++)
+            s.tree[i] = (Context){PROB_INIT, 0};
+        for (Py_ssize_t c = 0; c < s.k; c++)
+            s.order[c] = (uint32_t)c;
+        if (decode_cells(&d, &s) < 0)
+            goto fail;
+        for (Py_ssize_t y = 0; y < height; y++) {
+            const int32_t *row = s.grid + (PAD_TOP + y) * s.stride + PAD_LEFT;
+            for (Py_ssize_t x = 0; x < width; x++)
+                ids[y * width + x] = present[row[mirror ? width - 1 - x : x]];
+        }
+    }
+    if (rd_finish(&d) == 0)
+        goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    PyMem_Free(s.match);
+    PyMem_Free(s.rank);
+    PyMem_Free(s.tree);
+    PyMem_Free(s.grid);
+    PyMem_Free(s.order);
+    PyMem_Free(s.others);
+    PyMem_Free(s.seen);
+    PyMem_Free(s.mark);
+    PyMem_Free(present);
+    PyMem_Free(prior_copy);
+    return out;
+}
+
+/* ---- §4 colour map ----------------------------------------------------------------------- */
+
+#define N_PLANES 3
+#define N_BAND_CLASSES 5 /* LL2, LH2/HL2, HH2, LH1/HL1, HH1 (§4.1) */
+#define MAG_UNARY 6      /* §4.4: magnitudes 1..6 in context-coded bins */
+#define ESCAPE_PREFIX 11 /* §4.4: at most 11 leading ones in the Exp-Golomb escape */
+/* §4.3 contexts, stored one after the other: LOW_ZERO, LOW_MAG, ZERO, MAG. */
+#define N_LOW_ZERO 2
+#define N_LOW_MAG 12
+#define N_ZERO 8
+#define N_MAG 48
+#define N_COLOR_CONTEXTS (N_LOW_ZERO + N_LOW_MAG + N_ZERO + N_MAG)
+
+/* Arithmetic shift right, i.e. floor division by 2^s, without implementation-defined behaviour. */
+static inline int32_t asr(int32_t a, int s)
+{
+    return a >= 0 ? a >> s : ~(~a >> s);
+}
+
+/* §4.4 one residual with zero context z and magnitude contexts mag[0..5], then the range check
+ * |offset + e| <= limit. Returns 0, or -1 with BitstreamError set. */
+static int decode_residual(RangeDecoder *d, Context *z, Context *mag, int32_t offset, int32_t limit,
+                           int32_t *e_out)
+{
+    int32_t e = 0;
+    if (rd_bit(d, z)) {
+        int bin = 1;
+        while (bin <= MAG_UNARY && rd_bit(d, &mag[bin - 1]))
+            bin++;
+        if (bin <= MAG_UNARY) {
+            e = bin;
+        } else {
+            int n = 0;
+            while (rd_bypass(d, 1)) {
+                if (++n > ESCAPE_PREFIX) {
+                    PyErr_SetString(BitstreamError, "colour residual escape is too long");
+                    return -1;
+                }
+            }
+            e = MAG_UNARY + (1 << n) + (int32_t)rd_bypass(d, n);
+        }
+        if (rd_bypass(d, 1))
+            e = -e;
+    }
+    int32_t v = offset + e;
+    if (v > limit || v < -limit) {
+        PyErr_SetString(BitstreamError, "colour coefficient outside the quantiser's range");
+        return -1;
+    }
+    *e_out = e;
+    return 0;
+}
+
+/* §4.4 MED prediction (LOCO-I) of level (y, x) of a band `cols` wide. */
+static inline int32_t med(const int32_t *band, Py_ssize_t cols, Py_ssize_t y, Py_ssize_t x)
+{
+    const int32_t *row = band + y * cols;
+    if (y == 0)
+        return x ? row[x - 1] : 0;
+    if (x == 0)
+        return row[-cols];
+    int32_t a = row[x - 1], b = row[x - cols], c = row[x - cols - 1];
+    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    if (c >= hi)
+        return lo;
+    if (c <= lo)
+        return hi;
+    return a + b - c;
+}
+
+/* §4.2 inverse lifting step: low (nl values, stride ls) and high (nh, stride hs) into out
+ * (nl + nh values, stride os), symmetric extension at both ends. */
+static void unlift(const int32_t *low, Py_ssize_t ls, const int32_t *high, Py_ssize_t hs,
+                   int32_t *out, Py_ssize_t os, Py_ssize_t nl, Py_ssize_t nh)
+{
+    if (nh == 0) {
+        for (Py_ssize_t i = 0; i < nl; i++)
+            out[i * os] = low[i * ls];
+        return;
+    }
+    for (Py_ssize_t i = 0; i < nl; i++) {
+        int32_t left = high[(i > 0 ? i - 1 : 0) * hs], right = high[(i < nh ? i : nh - 1) * hs];
+        out[2 * i * os] = low[i * ls] - asr(left + right + 2, 2);
+    }
+    for (Py_ssize_t i = 0; i < nh; i++) {
+        int32_t even = out[2 * i * os];
+        int32_t next = 2 * i + 2 < nl + nh ? out[(2 * i + 2) * os] : even; /* x[n] = x[n-2] */
+        out[(2 * i + 1) * os] = high[i * hs] + asr(even + next, 1);
+    }
+}
+
+/* One level of §4.2 synthesis: ll (lr x lc), lh (lr x hc), hl (hr x lc), hh (hr x hc) into out
+ * ((lr + hr) x (lc + hc)); vlow and vhigh are scratch of lr and hr rows of lc + hc. */
+static void synthesise_level(const int32_t *ll, const int32_t *lh, const int32_t *hl, const int32_t *hh,
+                             Py_ssize_t lr, Py_ssize_t hr, Py_ssize_t lc, Py_ssize_t hc,
+                             int32_t *vlow, int32_t *vhigh, int32_t *out)
+{
+    Py_ssize_t c = lc + hc;
+    for (Py_ssize_t r = 0; r < lr; r++)
+        unlift(ll + r * lc, 1, lh + r * hc, 1, vlow + r * c, 1, lc, hc);
+    for (Py_ssize_t r = 0; r < hr; r++)
+        unlift(hl + r * lc, 1, hh + r * hc, 1, vhigh + r * c, 1, lc, hc);
+    for (Py_ssize_t x = 0; x < c; x++)
+        unlift(vlow + x, c, vhigh + x, c, out + x, c, lr, hr);
+}
+
+typedef struct {
+    RangeDecoder *d;
+    Context *low_zero, *low_mag, *zero, *mag;
+    const int32_t *steps, *limits; /* per plane, per band class (§4.1) */
+} ColorState;
+
+/* Decode one detail band (§4.4) of `count` levels into dequantised coefficients. */
+static int decode_detail(ColorState *s, int plane, int ctx, int band, int32_t *out, Py_ssize_t count)
+{
+    int32_t step = s->steps[plane * N_BAND_CLASSES + band];
+    int32_t limit = s->limits[plane * N_BAND_CLASSES + band];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int32_t e;
+        if (decode_residual(s->d, &s->zero[ctx], &s->mag[MAG_UNARY * ctx], 0, limit, &e) < 0)
+            return -1;
+        out[i] = e * step;
+    }
+    return 0;
+}
+
+/* §4.3-4.5: decode plane `plane` (all seven bands) and synthesise it into out (rows x cols).
+ * work holds rows * cols + 2 * rows * cols + ... int32 scratch (see decode_colors). */
+static int decode_plane(ColorState *s, int plane, Py_ssize_t rows, Py_ssize_t cols, int32_t *work,
+                        int32_t *out)
+{
+    const int kind = plane < 1 ? plane : 1;
+    /* Band shapes (§4.2): level 1 splits rows x cols, level 2 splits level 1's LL. */
+    const Py_ssize_t r1l = (rows + 1) / 2, r1h = rows / 2, c1l = (cols + 1) / 2, c1h = cols / 2;
+    const Py_ssize_t r2l = (r1l + 1) / 2, r2h = r1l / 2, c2l = (c1l + 1) / 2, c2h = c1l / 2;
+    int32_t *ll2 = work, *lh2 = ll2 + r2l * c2l, *hl2 = lh2 + r2l * c2h, *hh2 = hl2 + r2h * c2l;
+    int32_t *lh1 = hh2 + r2h * c2h, *hl1 = lh1 + r1l * c1h, *hh1 = hl1 + r1h * c1l;
+    int32_t *ll1 = hh1 + r1h * c1h, *vlow = ll1 + r1l * c1l, *vhigh = vlow + r1l * cols;
+
+    /* LL2: MED-predicted levels, then dequantised. */
+    int32_t limit = s->limits[plane * N_BAND_CLASSES], step = s->steps[plane * N_BAND_CLASSES];
+    for (Py_ssize_t y = 0; y < r2l; y++) {
+        for (Py_ssize_t x = 0; x < c2l; x++) {
+            int32_t pred = med(ll2, c2l, y, x), e;
+            if (decode_residual(s->d, &s->low_zero[kind], &s->low_mag[MAG_UNARY * kind], pred, limit,
+                                &e) < 0)
+                return -1;
+            ll2[y * c2l + x] = pred + e;
+        }
+    }
+    for (Py_ssize_t i = 0; i < r2l * c2l; i++)
+        ll2[i] *= step;
+    /* Detail bands, level 2 then 1, each LH, HL, HH; ctx = 4 kind + 2 (level - 1) + [HH]. */
+    if (decode_detail(s, plane, 4 * kind + 2, 1, lh2, r2l * c2h) < 0
+        || decode_detail(s, plane, 4 * kind + 2, 1, hl2, r2h * c2l) < 0
+        || decode_detail(s, plane, 4 * kind + 3, 2, hh2, r2h * c2h) < 0
+        || decode_detail(s, plane, 4 * kind, 3, lh1, r1l * c1h) < 0
+        || decode_detail(s, plane, 4 * kind, 3, hl1, r1h * c1l) < 0
+        || decode_detail(s, plane, 4 * kind + 1, 4, hh1, r1h * c1h) < 0)
+        return -1;
+    synthesise_level(ll2, lh2, hl2, hh2, r2l, r2h, c2l, c2h, vlow, vhigh, ll1);
+    synthesise_level(ll1, lh1, hl1, hh1, r1l, r1h, c1l, c1h, vlow, vhigh, out);
+    return 0;
+}
+
+static inline uint8_t clip8(int32_t v)
+{
+    return (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+PyDoc_STRVAR(decode_colors_doc,
+"decode_colors(data, width, height, steps, limits, init, shifts) -> bytearray\n\n"
+"Colour map (spec §4) as RGB bytes, raster order. steps, limits: 15 native int32 (plane-major,\n"
+"band classes LL2, LH2/HL2, HH2, LH1/HL1, HH1); init: 70 uint16 initial probabilities of\n"
+"LOW_ZERO, LOW_MAG, ZERO, MAG; shifts: one byte per context count.");
+
+static PyObject *decode_colors(PyObject *self, PyObject *args)
+{
+    const char *data, *steps, *limits, *init, *shifts;
+    Py_ssize_t len, steps_len, limits_len, init_len, shifts_len, width, height;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#", &data, &len, &width, &height, &steps, &steps_len,
+                          &limits, &limits_len, &init, &init_len, &shifts, &shifts_len))
+        return NULL;
+    const Py_ssize_t n_steps = N_PLANES * N_BAND_CLASSES;
+    if (steps_len != n_steps * (Py_ssize_t)sizeof(int32_t)
+        || limits_len != n_steps * (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "steps, limits: expected 15 int32 each");
+        return NULL;
+    }
+    if (init_len != N_COLOR_CONTEXTS * (Py_ssize_t)sizeof(uint16_t)) {
+        PyErr_SetString(PyExc_ValueError, "init: expected 70 uint16 probabilities");
+        return NULL;
+    }
+    if (check_shifts(shifts_len) < 0)
+        return NULL;
+    /* Scratch: the seven bands (rows x cols in all), LL1 and the two half-height row buffers
+     * (under 2 rows x cols), then the three synthesised planes. */
+    Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int32_t));
+    if (cells < 0)
+        return NULL;
+
+    int32_t step_table[N_PLANES * N_BAND_CLASSES], limit_table[N_PLANES * N_BAND_CLASSES];
+    memcpy(step_table, steps, sizeof step_table);
+    memcpy(limit_table, limits, sizeof limit_table);
+    for (Py_ssize_t i = 0; i < n_steps; i++) {
+        if (step_table[i] < 1 || step_table[i] > 65535 || limit_table[i] < 0 || limit_table[i] > 65535) {
+            PyErr_SetString(PyExc_ValueError, "steps, limits: out of range");
+            return NULL;
+        }
+    }
+    Context contexts[N_COLOR_CONTEXTS];
+    for (int i = 0; i < N_COLOR_CONTEXTS; i++) {
+        uint16_t p;
+        memcpy(&p, init + i * sizeof(uint16_t), sizeof p);
+        if (p < 1 || p >= PROB_ONE) {
+            PyErr_SetString(PyExc_ValueError, "init: probabilities must be 1..2047");
+            return NULL;
+        }
+        contexts[i] = (Context){p, 0};
+    }
+
+    RangeDecoder d;
+    if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
+        return NULL;
+    ColorState s = {&d, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
+                    contexts + N_LOW_ZERO + N_LOW_MAG + N_ZERO, step_table, limit_table};
+    int32_t *work = PyMem_Malloc((size_t)cells * 6 * sizeof(int32_t));
+    if (!work)
+        return PyErr_NoMemory();
+    int32_t *planes = work + cells * 3;
+    PyObject *out = NULL;
+    for (int p = 0; p < N_PLANES; p++)
+        if (decode_plane(&s, p, height, width, work, planes + p * cells) < 0)
+            goto done;
+    if (rd_finish(&d) < 0)
+        goto done;
+    out = PyByteArray_FromStringAndSize(NULL, cells * 3);
+    if (!out)
+        goto done;
+    uint8_t *rgb = (uint8_t *)PyByteArray_AS_STRING(out);
+    /* §4.5 inverse YCoCg-R, clipped to 0..255. */
+    for (Py_ssize_t i = 0; i < cells; i++) {
+        int32_t y = planes[i], co = planes[cells + i], cg = planes[2 * cells + i];
+        int32_t t = y - asr(cg, 1), g = cg + t, b = t - asr(co, 1), r = b + co;
+        rgb[3 * i] = clip8(r);
+        rgb[3 * i + 1] = clip8(g);
+        rgb[3 * i + 2] = clip8(b);
+    }
+done:
+    PyMem_Free(work);
+    return out;
+}
+
+/* ---- module ------------------------------------------------------------------------------ */
+
+static PyMethodDef methods[] = {
+    {"decode_labels", decode_labels, METH_VARARGS, decode_labels_doc},
+    {"decode_colors", decode_colors, METH_VARARGS, decode_colors_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastdecode",
+    "Native decoders of the SGC label and colour bitstreams (spec/sgc-coding.md); tables come from "
+    "sgcformat.coding.labels and colors.",
+    -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastdecode(void)
+{
+    PyObject *errors = PyImport_ImportModule("sgcformat.errors");
+    if (!errors)
+        return NULL;
+    BitstreamError = PyObject_GetAttrString(errors, "BitstreamError");
+    Py_DECREF(errors);
+    if (!BitstreamError)
+        return NULL;
+    return PyModule_Create(&module);
+}
