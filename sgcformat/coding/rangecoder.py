@@ -1,7 +1,7 @@
 """Adaptive binary range coder (LZMA's), with a minimal flush (spec/sgc-coding.md §2).
 
 Why this coder: it is defined bit-exactly in integer arithmetic (32-bit range,
-11-bit probabilities, adaptation shift 5, carry propagation through a cached
+11-bit probabilities, count-based adaptation shifts, carry propagation through a cached
 byte), so a third party can re-implement it from a page of spec; it is
 byte-granular, which matters when a whole map is ~50 bytes (word-oriented
 coders such as constriction's ANS/range coders emit 32-bit words); and binary
