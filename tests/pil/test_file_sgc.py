@@ -12,9 +12,9 @@ import io
 import json
 import subprocess
 import sys
-import threading
 import tracemalloc
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -284,25 +284,16 @@ def test_memory_bounded_across_many_opens(preview_file):
 def test_concurrent_loads_match_sequential(make_sgc):
     paths = [make_sgc(f"{i}.sgc", color_quality=i % 4) for i in range(6)]
     expected = [expected_preview(p) for p in paths]
-    results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
 
-    def work(i: int) -> None:
-        try:
-            with Image.open(paths[i]) as im:
-                im.load()
-                results[i] = np.asarray(im)
-        except BaseException as exc:  # surfaced below, in the main thread
-            errors.append(exc)
+    def load(path) -> np.ndarray:
+        with Image.open(path) as im:
+            im.load()
+            return np.asarray(im)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(paths))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for i, e in enumerate(expected):
-        assert np.array_equal(results[i], e)
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:  # re-raises a worker's exception
+        results = list(pool.map(load, paths))
+    for result, e in zip(results, expected, strict=True):
+        assert np.array_equal(result, e)
 
 
 # -- draft and thumbnail ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -91,24 +92,11 @@ def test_concurrent_loads_share_one_model(make_sgc, tiny_models, monkeypatch):
         return real_shared(key, counted)
 
     monkeypatch.setattr(loading, "shared", counting_shared)
-    results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            results[i] = decoded(paths[i])
-        except BaseException as exc:  # surfaced below, in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(paths))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:  # re-raises a worker's exception
+        results = list(pool.map(decoded, paths))
     assert len(factory_runs) == len(set(factory_runs)), "a model component was loaded twice"
-    for i, path in enumerate(paths):
-        assert np.array_equal(results[i], decoded(path))
+    for result, path in zip(results, paths, strict=True):
+        assert np.array_equal(result, decoded(path))
 
 
 def test_save_without_labels_runs_the_segmenter(scene, tiny_models):
