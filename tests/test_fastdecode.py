@@ -176,9 +176,9 @@ def test_pure_python_switch_bypasses_the_native_decoder(monkeypatch):
             calls.append("colors")
             return bytearray(3 * 4)
 
-    monkeypatch.setattr(rangecoder, "_fastdecode", Spy())
     label_data = labels.encode(np.array([[0, 1], [1, 0]]), 7)
     colour_data = colors.encode(np.zeros((2, 2, 3), np.uint8))
+    monkeypatch.setattr(rangecoder, "_fastdecode", Spy())
     monkeypatch.setenv("SGC_PURE_PYTHON", "1")
     assert labels.decode(label_data, 2, 2, 7).tolist() == [[0, 1], [1, 0]]
     colors.decode(colour_data, 2, 2)

@@ -1,12 +1,16 @@
 /*
- * Native decoder for the SGC label-map and colour-map bitstreams (spec/sgc-coding.md).
+ * Native decoder for the SGC label-map and colour-map bitstreams (spec/sgc-coding.md), and
+ * encoder for the label map.
  *
  * Why: Pillow thumbnails of .sgc files are bound by entropy-decoding the two maps in pure
- * Python. This module decodes both bitstreams bit-exactly like the reference implementation
- * (sgcformat/coding/labels.py, colors.py), which stays the single source of truth for every
- * table: the adaptation shifts, the trained initial contexts, the class priors and the
- * quantiser steps are handed in by the Python wrappers on each call. The C code only holds
- * the structure of the bitstreams (context layouts, binarisations, neighbourhoods).
+ * Python, and encoding an image given its labels by coding its label map twice (plain and
+ * mirrored). This module decodes both bitstreams and encodes the label map bit-exactly like
+ * the reference implementation (sgcformat/coding/labels.py, colors.py; integer arithmetic
+ * only, so files stay canonical whether or not it is built), which stays the single source of
+ * truth for every table: the adaptation shifts, the trained initial contexts, the class priors
+ * and the quantiser steps are handed in by the Python wrappers on each call. The C code only
+ * holds the structure of the bitstreams (context layouts, binarisations, neighbourhoods). The
+ * colour encoder stays in Python: it makes floating-point rate-distortion decisions.
  *
  * Errors mirror the Python decoder: the same conditions raise sgcformat.errors.BitstreamError
  * with the same messages. Bytes past the end of a payload read as 0, every loop is bounded by
@@ -102,9 +106,9 @@ static inline uint32_t rd_bypass(RangeDecoder *d, int nbits)
 }
 
 /* §2.3 adaptation: the shift comes from the count before it is incremented. */
-static inline void adapt(const RangeDecoder *d, Context *c, int bit)
+static inline void adapt(const uint8_t *shifts, Context *c, int bit)
 {
-    unsigned s = d->shifts[c->n];
+    unsigned s = shifts[c->n];
     if (c->n < N_SHIFTS - 1)
         c->n++;
     if (bit)
@@ -116,7 +120,7 @@ static inline void adapt(const RangeDecoder *d, Context *c, int bit)
 static inline int rd_bit(RangeDecoder *d, Context *c)
 {
     int bit = rd_fixed(d, c->p);
-    adapt(d, c, bit);
+    adapt(d->shifts, c, bit);
     return bit;
 }
 
@@ -124,9 +128,9 @@ static inline int rd_bit(RangeDecoder *d, Context *c)
 static inline int rd_bit_mean3(RangeDecoder *d, Context *a, Context *b, Context *c)
 {
     int bit = rd_fixed(d, ((uint32_t)a->p + b->p + c->p) / 3u);
-    adapt(d, a, bit);
-    adapt(d, b, bit);
-    adapt(d, c, bit);
+    adapt(d->shifts, a, bit);
+    adapt(d->shifts, b, bit);
+    adapt(d->shifts, c, bit);
     return bit;
 }
 
@@ -161,6 +165,131 @@ static int bitlen(uint32_t v)
         v >>= 1;
     }
     return n;
+}
+
+/* ---- §2.7 range encoder ------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t low; /* 33 bits: the carry lives in bit 32 */
+    uint32_t range;
+    uint8_t cache;
+    Py_ssize_t cache_size; /* the cached byte plus the 0xFF bytes waiting on a carry */
+    uint8_t *out;
+    Py_ssize_t len, cap;
+    int no_memory; /* set when the output could not grow; reported by re_finish */
+    uint8_t shifts[N_SHIFTS];
+} RangeEncoder;
+
+static void re_init(RangeEncoder *e, const uint8_t *shifts)
+{
+    *e = (RangeEncoder){.range = 0xFFFFFFFFu, .cache_size = 1};
+    memcpy(e->shifts, shifts, N_SHIFTS);
+}
+
+static inline void re_output(RangeEncoder *e, uint8_t byte)
+{
+    if (e->len == e->cap) {
+        Py_ssize_t cap = e->cap ? 2 * e->cap : 256;
+        uint8_t *out = e->no_memory ? NULL : PyMem_Realloc(e->out, (size_t)cap);
+        if (!out) {
+            e->no_memory = 1;
+            return;
+        }
+        e->out = out;
+        e->cap = cap;
+    }
+    e->out[e->len++] = byte;
+}
+
+static inline void re_shift_low(RangeEncoder *e)
+{
+    if (e->low < 0xFF000000u || e->low > 0xFFFFFFFFu) {
+        uint8_t carry = (uint8_t)(e->low >> 32), byte = e->cache;
+        do {
+            re_output(e, (uint8_t)(byte + carry));
+            byte = 0xFF;
+        } while (--e->cache_size);
+        e->cache = (uint8_t)(e->low >> 24);
+    }
+    e->cache_size++;
+    e->low = (e->low & 0x00FFFFFFu) << 8;
+}
+
+/* Keep bit's part of the range split at bound (§2.3, §2.4), then renormalise. */
+static inline void re_split(RangeEncoder *e, uint32_t bound, int bit)
+{
+    if (bit) {
+        e->low += bound;
+        e->range -= bound;
+    } else {
+        e->range = bound;
+    }
+    while (e->range < TOP) {
+        e->range <<= 8;
+        re_shift_low(e);
+    }
+}
+
+static inline void re_fixed(RangeEncoder *e, uint32_t p0, int bit)
+{
+    re_split(e, (e->range >> PROB_BITS) * p0, bit);
+}
+
+static inline void re_bypass(RangeEncoder *e, int nbits, uint32_t value)
+{
+    for (int i = nbits - 1; i >= 0; i--)
+        re_fixed(e, PROB_INIT, (int)((value >> i) & 1u));
+}
+
+static inline void re_bit(RangeEncoder *e, Context *c, int bit)
+{
+    re_fixed(e, c->p, bit);
+    adapt(e->shifts, c, bit);
+}
+
+static inline void re_bit_mean3(RangeEncoder *e, Context *a, Context *b, Context *c, int bit)
+{
+    re_fixed(e, ((uint32_t)a->p + b->p + c->p) / 3u, bit);
+    adapt(e->shifts, a, bit);
+    adapt(e->shifts, b, bit);
+    adapt(e->shifts, c, bit);
+}
+
+static void re_tree(RangeEncoder *e, Context *tree, int depth, uint32_t value)
+{
+    uint32_t node = 1;
+    for (int i = depth - 1; i >= 0; i--) {
+        int bit = (int)((value >> i) & 1u);
+        re_bit(e, &tree[node], bit);
+        node = (node << 1) | (uint32_t)bit;
+    }
+}
+
+/* §2.7 minimal flush: the value in the final interval with the most trailing zero bits, then
+ * the payload without LZMA's leading zero byte and without trailing zero bytes. */
+static PyObject *re_finish(RangeEncoder *e)
+{
+    uint64_t high = e->low + e->range - 1;
+    int k = 40;
+    while (((e->low + ((uint64_t)1 << k) - 1) >> k) << k > high)
+        k--;
+    e->low = ((e->low + ((uint64_t)1 << k) - 1) >> k) << k;
+    for (int i = 0; i < 5; i++)
+        re_shift_low(e);
+    PyObject *payload = NULL;
+    if (e->no_memory) {
+        PyErr_NoMemory();
+    } else if (e->len < 1 || e->out[0] != 0) {
+        PyErr_SetString(PyExc_SystemError, "range coder stream does not start with a zero byte");
+    } else {
+        Py_ssize_t end = e->len;
+        while (end > 1 && e->out[end - 1] == 0)
+            end--;
+        payload = PyBytes_FromStringAndSize((const char *)e->out + 1, end - 1);
+    }
+    PyMem_Free(e->out);
+    e->out = NULL;
+    return payload;
 }
 
 /* Initial contexts from (p, n) uint16 pairs handed in by Python; ValueError if one is invalid. */
@@ -205,9 +334,78 @@ static Py_ssize_t checked_cells(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t per
 
 #define N_MATCH (3 * 1024) /* §3.2: 3 groups x 4 candidate positions x 16 shapes x 16 masks */
 #define N_RANK 8
+#define N_UNARY_RANKS 2
 #define PAD_TOP 2   /* the grid is padded with -1: two rows above, */
 #define PAD_LEFT 2  /* two columns to the left */
 #define PAD_RIGHT 3 /* and three to the right (§3.3) */
+
+/* The tables both directions take from Python, checked. */
+typedef struct {
+    Context *match;      /* N_MATCH initial match contexts */
+    Context rank[N_RANK];
+    uint16_t *prior;     /* per class, or NULL: no class prior */
+    const uint8_t *shifts;
+    Py_ssize_t cells;    /* of the padded grid */
+} LabelTables;
+
+static void free_label_tables(LabelTables *t)
+{
+    PyMem_Free(t->match);
+    PyMem_Free(t->prior);
+}
+
+/* Check the arguments shared by encode_labels and decode_labels into t; -1 with ValueError or
+ * MemoryError set (free_label_tables either way). */
+static int load_label_tables(LabelTables *t, Py_ssize_t width, Py_ssize_t height, Py_ssize_t vocab,
+                             const char *prior, Py_ssize_t prior_len, const char *match_init,
+                             Py_ssize_t match_len, const char *rank_init, Py_ssize_t rank_len,
+                             const char *shifts, Py_ssize_t shifts_len)
+{
+    *t = (LabelTables){.shifts = (const uint8_t *)shifts};
+    if (vocab < 1 || vocab > 65535) {
+        PyErr_Format(PyExc_ValueError, "vocabulary size must be 1..65535, got %zd", vocab);
+        return -1;
+    }
+    if (prior && prior_len != vocab * 2) {
+        PyErr_SetString(PyExc_ValueError, "prior: expected one uint16 per class");
+        return -1;
+    }
+    if (check_shifts(shifts_len) < 0)
+        return -1;
+    t->cells = checked_cells(height + PAD_TOP, width + PAD_LEFT + PAD_RIGHT, 1, sizeof(int32_t));
+    if (t->cells < 0)
+        return -1;
+    t->match = PyMem_Malloc(N_MATCH * sizeof(Context));
+    if (!t->match) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (load_contexts(t->match, match_init, match_len, N_MATCH, "match_init") < 0
+        || load_contexts(t->rank, rank_init, rank_len, N_RANK, "rank_init") < 0)
+        return -1;
+    if (prior) {
+        t->prior = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
+        if (!t->prior) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(t->prior, prior, (size_t)prior_len);
+        for (Py_ssize_t c = 0; c < vocab; c++) {
+            if (t->prior[c] < 1 || t->prior[c] >= PROB_ONE) {
+                PyErr_SetString(PyExc_ValueError, "prior: probabilities must be 1..2047");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* §3.1 probability (/2048) that the next id is absent: exactly what is left to choose from. */
+static inline uint32_t presence_p0(int64_t avail, int64_t left)
+{
+    int64_t p0 = (avail - left) * (int64_t)PROB_ONE / avail;
+    return (uint32_t)(p0 < 1 ? 1 : (p0 > PROB_ONE - 1 ? PROB_ONE - 1 : p0));
+}
 
 /* §3.1 class set into present[]; returns k, or -1 with BitstreamError set. */
 static Py_ssize_t decode_class_set(RangeDecoder *d, uint32_t vocab, const uint16_t *prior,
@@ -248,20 +446,40 @@ static Py_ssize_t decode_class_set(RangeDecoder *d, uint32_t vocab, const uint16
                 present[k++] = (uint16_t)rest;
             break;
         }
-        int64_t p0 = (avail - left) * (int64_t)PROB_ONE / avail;
-        p0 = p0 < 1 ? 1 : (p0 > PROB_ONE - 1 ? PROB_ONE - 1 : p0);
-        if (rd_fixed(d, (uint32_t)p0))
+        if (rd_fixed(d, presence_p0(avail, left)))
             present[k++] = (uint16_t)c;
     }
     return k;
 }
 
+/* §3.1 the class set whose members have present[c] == 1 (k of them, k >= 1). */
+static void encode_class_set(RangeEncoder *e, uint32_t vocab, const uint16_t *prior,
+                             const uint8_t *present, uint32_t k)
+{
+    if (prior) {
+        for (uint32_t c = 0; c < vocab; c++)
+            re_fixed(e, PROB_ONE - prior[c], present[c]);
+        return;
+    }
+    /* k - 1 in Exp-Golomb of order 1: u = k + 1 = 2^(ex+1) + rest, ex ones and a zero first. */
+    uint32_t u = k + 1;
+    int ex = bitlen(u) - 2;
+    re_bypass(e, ex + 1, (1u << (ex + 1)) - 2);
+    re_bypass(e, ex + 1, u - (2u << ex));
+    uint32_t left = k;
+    for (uint32_t c = 0; c < vocab && left != 0 && left != vocab - c; c++) {
+        re_fixed(e, presence_p0((int64_t)vocab - c, left), present[c]);
+        left -= present[c];
+    }
+}
+
 typedef struct {
     Py_ssize_t k;         /* classes present */
     Py_ssize_t rows, cols, stride;
+    Py_ssize_t off[3][4]; /* §3.3 step 5 feature cells of the three match groups, grid offsets */
     int32_t *grid;        /* local class indices, padded with -1 */
     Context *match;       /* N_MATCH */
-    Context *rank;        /* N_RANK */
+    Context rank[N_RANK];
     Context *tree;        /* 2^bitlen(k - 1) */
     uint32_t *order;      /* classes by last_seen descending, ties by index (move-to-front list) */
     uint8_t *seen;        /* last_seen[c] >= 0 */
@@ -269,15 +487,113 @@ typedef struct {
     uint32_t *others;
 } LabelState;
 
-/* §3.3 step 6: a class none of the neighbours has. Returns it, or -1 with BitstreamError set. */
-static int32_t decode_escape(RangeDecoder *d, LabelState *s, Py_ssize_t i, Py_ssize_t x,
-                             const int32_t *cand, int mc, Py_ssize_t stamp)
+static void label_state_free(LabelState *s)
+{
+    PyMem_Free(s->grid);
+    PyMem_Free(s->match);
+    PyMem_Free(s->tree);
+    PyMem_Free(s->order);
+    PyMem_Free(s->seen);
+    PyMem_Free(s->mark);
+    PyMem_Free(s->others);
+}
+
+/* Fresh §3.2-3.3 coding state for a rows x cols map of k > 1 classes: the grid all -1, contexts
+ * from the tables. -1 with MemoryError set (label_state_free either way). */
+static int label_state_init(LabelState *s, Py_ssize_t k, Py_ssize_t rows, Py_ssize_t cols,
+                            const LabelTables *t)
+{
+    static const int groups[3][4][2] = {
+        {{0, -2}, {-2, 1}, {-2, -1}, {-1, 2}},   /* WW, NNE, NNW, NEE */
+        {{-1, -2}, {-2, 0}, {-2, 2}, {-1, 3}},   /* NWW, NN, NNEE, NEEE */
+        {{0, -2}, {-1, -2}, {-2, -1}, {-2, 0}},  /* WW, NWW, NNW, NN */
+    };
+    const Py_ssize_t tree_size = (Py_ssize_t)1 << bitlen((uint32_t)(k - 1));
+    *s = (LabelState){.k = k, .rows = rows, .cols = cols, .stride = cols + PAD_LEFT + PAD_RIGHT};
+    for (int g = 0; g < 3; g++)
+        for (int b = 0; b < 4; b++)
+            s->off[g][b] = groups[g][b][0] * s->stride + groups[g][b][1];
+    s->grid = PyMem_Malloc((size_t)t->cells * sizeof(int32_t));
+    s->match = PyMem_Malloc(N_MATCH * sizeof(Context));
+    s->tree = PyMem_Malloc((size_t)tree_size * sizeof(Context));
+    s->order = PyMem_Malloc((size_t)k * sizeof(uint32_t));
+    s->others = PyMem_Malloc((size_t)k * sizeof(uint32_t));
+    s->seen = PyMem_Calloc((size_t)k, 1);
+    s->mark = PyMem_Calloc((size_t)k, sizeof(Py_ssize_t));
+    if (!s->grid || !s->match || !s->tree || !s->order || !s->others || !s->seen || !s->mark) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < t->cells; i++)
+        s->grid[i] = -1;
+    memcpy(s->match, t->match, N_MATCH * sizeof(Context));
+    memcpy(s->rank, t->rank, sizeof s->rank);
+    for (Py_ssize_t i = 0; i < tree_size; i++)
+        s->tree[i] = (Context){PROB_INIT, 0};
+    for (Py_ssize_t c = 0; c < k; c++)
+        s->order[c] = (uint32_t)c;
+    return 0;
+}
+
+static inline Py_ssize_t cell_index(const LabelState *s, Py_ssize_t y, Py_ssize_t x)
+{
+    return (PAD_TOP + y) * s->stride + PAD_LEFT + x;
+}
+
+/* §3.3 steps 1-3 at grid index i: *shape, and the distinct neighbour classes into cand[] stably
+ * sorted by votes descending. Returns how many there are. */
+static inline int neighbourhood(const LabelState *s, Py_ssize_t i, int *shape, int32_t cand[4])
+{
+    const int32_t *grid = s->grid;
+    const int32_t nb[4] = {grid[i - 1], grid[i - s->stride], grid[i - s->stride + 1],
+                           grid[i - s->stride - 1]};
+    *shape = (nb[0] == nb[1]) | (nb[1] == nb[2]) << 1 | (nb[0] == nb[3]) << 2 | (nb[1] == nb[3]) << 3;
+    int votes[4], mc = 0;
+    for (int a = 0; a < 4; a++) {
+        int32_t c = nb[a];
+        int known = c < 0;
+        for (int j = 0; j < mc && !known; j++)
+            known = cand[j] == c;
+        if (known)
+            continue;
+        int n = 0;
+        for (int b = 0; b < 4; b++)
+            n += nb[b] == c;
+        int j = mc++;
+        for (; j > 0 && votes[j - 1] < n; j--) { /* insertion sort: stable */
+            cand[j] = cand[j - 1];
+            votes[j] = votes[j - 1];
+        }
+        cand[j] = c;
+        votes[j] = n;
+    }
+    return mc;
+}
+
+/* §3.3 steps 4-5: the three contexts of the decision "the cell is candidate c, the j-th". */
+static inline void match_contexts(LabelState *s, Py_ssize_t i, int j, int shape, int32_t c,
+                                  Context *ctx[3])
+{
+    const int32_t *grid = s->grid;
+    const int base = (j * 16 + shape) << 4;
+    for (int g = 0; g < 3; g++) {
+        const Py_ssize_t *off = s->off[g];
+        int f = (grid[i + off[0]] == c) | (grid[i + off[1]] == c) << 1
+                | (grid[i + off[2]] == c) << 2 | (grid[i + off[3]] == c) << 3;
+        ctx[g] = &s->match[1024 * g + (base | f)];
+    }
+}
+
+/* §3.3 step 6: the classes none of the candidates is, in rank order, into s->others: hints
+ * first (two cells left, then the row above from two columns right to its end), then the rest
+ * most recently seen first. Returns how many; *hints: how many of them are hints. */
+static Py_ssize_t escape_order(LabelState *s, Py_ssize_t i, Py_ssize_t x, const int32_t *cand,
+                               int mc, Py_ssize_t stamp, Py_ssize_t *hints)
 {
     const int32_t *g = s->grid;
-    Py_ssize_t m = 0, h;
+    Py_ssize_t m = 0;
     for (int j = 0; j < mc; j++)
         s->mark[cand[j]] = stamp;
-    /* Hints: two cells left, then the row above from two columns right to its end. */
     int32_t v = g[i - 2];
     if (v >= 0 && s->mark[v] != stamp) {
         s->mark[v] = stamp;
@@ -290,107 +606,126 @@ static int32_t decode_escape(RangeDecoder *d, LabelState *s, Py_ssize_t i, Py_ss
             s->others[m++] = (uint32_t)v;
         }
     }
-    h = m;
-    /* Then the rest, most recently seen first (the order of the move-to-front list). */
+    *hints = m;
     for (Py_ssize_t j = 0; j < s->k; j++)
         if (s->mark[s->order[j]] != stamp)
             s->others[m++] = s->order[j];
-    for (Py_ssize_t r = 0; r < 2; r++) {
-        if (r == m - 1)
-            return (int32_t)s->others[r];
-        int ctx = 4 * (int)r + 2 * s->seen[s->others[r]] + (r < h);
-        if (!rd_bit(d, &s->rank[ctx]))
+    return m;
+}
+
+/* Context of unary rank bin r (§3.2 RANK): the bin, whether others[r] was seen, whether a hint. */
+static inline Context *rank_context(LabelState *s, Py_ssize_t r, Py_ssize_t hints)
+{
+    return &s->rank[4 * r + 2 * s->seen[s->others[r]] + (r < hints)];
+}
+
+/* §3.3 step 7: the cell is `value`; keep the move-to-front list in last_seen order. */
+static inline void saw(LabelState *s, int32_t value)
+{
+    s->seen[value] = 1;
+    Py_ssize_t j = 0;
+    while (s->order[j] != (uint32_t)value)
+        j++;
+    memmove(s->order + 1, s->order, (size_t)j * sizeof(uint32_t));
+    s->order[0] = (uint32_t)value;
+}
+
+/* Step 6 decoding: a class none of the neighbours has. Returns it, or -1 with BitstreamError set. */
+static int32_t decode_escape(RangeDecoder *d, LabelState *s, Py_ssize_t i, Py_ssize_t x,
+                             const int32_t *cand, int mc, Py_ssize_t stamp)
+{
+    Py_ssize_t h, m = escape_order(s, i, x, cand, mc, stamp, &h);
+    for (Py_ssize_t r = 0; r < N_UNARY_RANKS; r++) {
+        if (r == m - 1 || !rd_bit(d, rank_context(s, r, h)))
             return (int32_t)s->others[r];
     }
-    Py_ssize_t rest = m - 2;
+    Py_ssize_t rest = m - N_UNARY_RANKS;
     uint32_t r = rd_tree(d, s->tree, bitlen((uint32_t)(rest - 1)));
     if ((Py_ssize_t)r >= rest) {
         PyErr_SetString(BitstreamError, "label rank outside the classes present");
         return -1;
     }
-    return (int32_t)s->others[2 + r];
+    return (int32_t)s->others[N_UNARY_RANKS + r];
+}
+
+/* Step 6 encoding of `value`, which none of the candidates is. */
+static void encode_escape(RangeEncoder *e, LabelState *s, Py_ssize_t i, Py_ssize_t x,
+                          const int32_t *cand, int mc, Py_ssize_t stamp, int32_t value)
+{
+    Py_ssize_t h, m = escape_order(s, i, x, cand, mc, stamp, &h), r = 0;
+    while (s->others[r] != (uint32_t)value)
+        r++;
+    for (Py_ssize_t j = 0; j < N_UNARY_RANKS; j++) {
+        if (j == m - 1) /* the last remaining rank is implied */
+            return;
+        re_bit(e, rank_context(s, j, h), r > j);
+        if (r == j)
+            return;
+    }
+    re_tree(e, s->tree, bitlen((uint32_t)(m - N_UNARY_RANKS - 1)), (uint32_t)(r - N_UNARY_RANKS));
 }
 
 /* §3.3: every cell in raster order into s->grid; -1 with BitstreamError set on invalid data. */
 static int decode_cells(RangeDecoder *d, LabelState *s)
 {
-    /* §3.3 step 5 feature cells of the three match groups, as (dy, dx). */
-    static const int groups[3][4][2] = {
-        {{0, -2}, {-2, 1}, {-2, -1}, {-1, 2}},   /* WW, NNE, NNW, NEE */
-        {{-1, -2}, {-2, 0}, {-2, 2}, {-1, 3}},   /* NWW, NN, NNEE, NEEE */
-        {{0, -2}, {-1, -2}, {-2, -1}, {-2, 0}},  /* WW, NWW, NNW, NN */
-    };
-    const Py_ssize_t stride = s->stride;
-    Py_ssize_t off[3][4];
-    for (int g = 0; g < 3; g++)
-        for (int b = 0; b < 4; b++)
-            off[g][b] = groups[g][b][0] * stride + groups[g][b][1];
-    int32_t *grid = s->grid;
     Py_ssize_t position = 0;
     for (Py_ssize_t y = 0; y < s->rows; y++) {
         for (Py_ssize_t x = 0; x < s->cols; x++, position++) {
-            Py_ssize_t i = (PAD_TOP + y) * stride + PAD_LEFT + x;
-            /* Steps 1-2: neighbours and shape. */
-            const int32_t nb[4] = {grid[i - 1], grid[i - stride], grid[i - stride + 1],
-                                   grid[i - stride - 1]};
-            int shape = (nb[0] == nb[1]) | (nb[1] == nb[2]) << 1 | (nb[0] == nb[3]) << 2
-                        | (nb[1] == nb[3]) << 3;
-            /* Step 3: distinct candidates, stably sorted by votes descending. */
+            Py_ssize_t i = cell_index(s, y, x);
+            int shape;
             int32_t cand[4];
-            int votes[4], mc = 0;
-            for (int a = 0; a < 4; a++) {
-                int32_t c = nb[a];
-                int known = c < 0;
-                for (int j = 0; j < mc && !known; j++)
-                    known = cand[j] == c;
-                if (known)
-                    continue;
-                int n = 0;
-                for (int b = 0; b < 4; b++)
-                    n += nb[b] == c;
-                int j = mc++;
-                for (; j > 0 && votes[j - 1] < n; j--) { /* insertion sort: stable */
-                    cand[j] = cand[j - 1];
-                    votes[j] = votes[j - 1];
-                }
-                cand[j] = c;
-                votes[j] = n;
-            }
-            /* Steps 4-5: one decision per candidate; the last is implied if all k are candidates. */
+            int mc = neighbourhood(s, i, &shape, cand);
+            /* One decision per candidate; the last is implied if all k are candidates. */
             int implied = mc == s->k ? mc - 1 : mc;
             int32_t value = -1;
             for (int j = 0; j < mc; j++) {
-                int32_t c = cand[j];
+                Context *ctx[3];
                 if (j == implied) {
-                    value = c;
+                    value = cand[j];
                     break;
                 }
-                int base = (j * 16 + shape) << 4, f[3];
-                for (int g = 0; g < 3; g++)
-                    f[g] = (grid[i + off[g][0]] == c) | (grid[i + off[g][1]] == c) << 1
-                           | (grid[i + off[g][2]] == c) << 2 | (grid[i + off[g][3]] == c) << 3;
-                if (rd_bit_mean3(d, &s->match[base | f[0]], &s->match[1024 + (base | f[1])],
-                                 &s->match[2048 + (base | f[2])])) {
-                    value = c;
+                match_contexts(s, i, j, shape, cand[j], ctx);
+                if (rd_bit_mean3(d, ctx[0], ctx[1], ctx[2])) {
+                    value = cand[j];
                     break;
                 }
             }
-            if (value < 0) { /* step 6: escape */
+            if (value < 0) {
                 value = decode_escape(d, s, i, x, cand, mc, position + 1);
                 if (value < 0)
                     return -1;
             }
-            /* Step 7; keep the move-to-front list in last_seen order. */
-            grid[i] = value;
-            s->seen[value] = 1;
-            Py_ssize_t j = 0;
-            while (s->order[j] != (uint32_t)value)
-                j++;
-            memmove(s->order + 1, s->order, (size_t)j * sizeof(uint32_t));
-            s->order[0] = (uint32_t)value;
+            s->grid[i] = value;
+            saw(s, value);
         }
     }
     return 0;
+}
+
+/* §3.3: every cell of the filled s->grid in raster order. */
+static void encode_cells(RangeEncoder *e, LabelState *s)
+{
+    Py_ssize_t position = 0;
+    for (Py_ssize_t y = 0; y < s->rows; y++) {
+        for (Py_ssize_t x = 0; x < s->cols; x++, position++) {
+            Py_ssize_t i = cell_index(s, y, x);
+            int shape;
+            int32_t cand[4], value = s->grid[i];
+            int mc = neighbourhood(s, i, &shape, cand);
+            int implied = mc == s->k ? mc - 1 : mc, j = 0;
+            for (; j < mc && j != implied; j++) {
+                Context *ctx[3];
+                int hit = cand[j] == value;
+                match_contexts(s, i, j, shape, cand[j], ctx);
+                re_bit_mean3(e, ctx[0], ctx[1], ctx[2], hit);
+                if (hit)
+                    break;
+            }
+            if (j == mc) /* every candidate missed and none was implied */
+                encode_escape(e, s, i, x, cand, mc, position + 1, value);
+            saw(s, value);
+        }
+    }
 }
 
 PyDoc_STRVAR(decode_labels_doc,
@@ -407,86 +742,38 @@ static PyObject *decode_labels(PyObject *self, PyObject *args)
                           &prior_len, &match_init, &match_len, &rank_init, &rank_len, &shifts,
                           &shifts_len))
         return NULL;
-    if (vocab < 1 || vocab > 65535) {
-        PyErr_Format(PyExc_ValueError, "vocabulary size must be 1..65535, got %zd", vocab);
-        return NULL;
-    }
-    if (prior && prior_len != vocab * 2) {
-        PyErr_SetString(PyExc_ValueError, "prior: expected one uint16 per class");
-        return NULL;
-    }
-    if (check_shifts(shifts_len) < 0)
-        return NULL;
-    Py_ssize_t cells = checked_cells(height + PAD_TOP, width + PAD_LEFT + PAD_RIGHT, 1, sizeof(int32_t));
-    if (cells < 0)
-        return NULL;
-
+    LabelTables t;
     LabelState s = {0};
-    uint16_t *present = NULL, *prior_copy = NULL;
+    uint16_t *present = NULL;
     PyObject *out = NULL;
-    s.match = PyMem_Malloc(N_MATCH * sizeof(Context));
-    s.rank = PyMem_Malloc(N_RANK * sizeof(Context));
+    if (load_label_tables(&t, width, height, vocab, prior, prior_len, match_init, match_len,
+                          rank_init, rank_len, shifts, shifts_len) < 0)
+        goto done;
     present = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
-    if (!s.match || !s.rank || !present) {
+    if (!present) {
         PyErr_NoMemory();
         goto done;
     }
-    if (load_contexts(s.match, match_init, match_len, N_MATCH, "match_init") < 0
-        || load_contexts(s.rank, rank_init, rank_len, N_RANK, "rank_init") < 0)
-        goto done;
-    if (prior) {
-        prior_copy = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
-        if (!prior_copy) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        memcpy(prior_copy, prior, (size_t)prior_len);
-        for (Py_ssize_t c = 0; c < vocab; c++) {
-            if (prior_copy[c] < 1 || prior_copy[c] >= PROB_ONE) {
-                PyErr_SetString(PyExc_ValueError, "prior: probabilities must be 1..2047");
-                goto done;
-            }
-        }
-    }
 
     RangeDecoder d;
-    if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
+    if (rd_init(&d, (const uint8_t *)data, len, t.shifts) < 0)
         goto done;
-    s.k = decode_class_set(&d, (uint32_t)vocab, prior_copy, present);
-    if (s.k < 0)
+    Py_ssize_t k = decode_class_set(&d, (uint32_t)vocab, t.prior, present);
+    if (k < 0)
         goto done;
     out = PyByteArray_FromStringAndSize(NULL, width * height * (Py_ssize_t)sizeof(uint16_t));
     if (!out)
         goto done;
     uint16_t *ids = (uint16_t *)PyByteArray_AS_STRING(out);
-    if (s.k == 1) {
+    if (k == 1) {
         for (Py_ssize_t i = 0; i < width * height; i++)
             ids[i] = present[0];
     } else {
         int mirror = (int)rd_bypass(&d, 1);
-        s.rows = height;
-        s.cols = width;
-        s.stride = width + PAD_LEFT + PAD_RIGHT;
-        s.grid = PyMem_Malloc((size_t)cells * sizeof(int32_t));
-        s.tree = PyMem_Malloc(((size_t)1 << bitlen((uint32_t)(s.k - 1))) * sizeof(Context));
-        s.order = PyMem_Malloc((size_t)s.k * sizeof(uint32_t));
-        s.others = PyMem_Malloc((size_t)s.k * sizeof(uint32_t));
-        s.seen = PyMem_Calloc((size_t)s.k, 1);
-        s.mark = PyMem_Calloc((size_t)s.k, sizeof(Py_ssize_t));
-        if (!s.grid || !s.tree || !s.order || !s.others || !s.seen || !s.mark) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < cells; i++)
-            s.grid[i] = -1;
-        for (Py_ssize_t i = 0; i < ((Py_ssize_t)1 << bitlen((uint32_t)(s.k - 1))); i++)
-            s.tree[i] = (Context){PROB_INIT, 0};
-        for (Py_ssize_t c = 0; c < s.k; c++)
-            s.order[c] = (uint32_t)c;
-        if (decode_cells(&d, &s) < 0)
+        if (label_state_init(&s, k, height, width, &t) < 0 || decode_cells(&d, &s) < 0)
             goto fail;
         for (Py_ssize_t y = 0; y < height; y++) {
-            const int32_t *row = s.grid + (PAD_TOP + y) * s.stride + PAD_LEFT;
+            const int32_t *row = s.grid + cell_index(&s, y, 0);
             for (Py_ssize_t x = 0; x < width; x++)
                 ids[y * width + x] = present[row[mirror ? width - 1 - x : x]];
         }
@@ -496,17 +783,102 @@ static PyObject *decode_labels(PyObject *self, PyObject *args)
 fail:
     Py_CLEAR(out);
 done:
-    PyMem_Free(s.match);
-    PyMem_Free(s.rank);
-    PyMem_Free(s.tree);
-    PyMem_Free(s.grid);
-    PyMem_Free(s.order);
-    PyMem_Free(s.others);
-    PyMem_Free(s.seen);
-    PyMem_Free(s.mark);
+    label_state_free(&s);
+    free_label_tables(&t);
     PyMem_Free(present);
-    PyMem_Free(prior_copy);
     return out;
+}
+
+/* One §3 payload of the map ids (rows x cols class ids, local[id] their rank among the k
+ * present), plain or mirrored left-right. */
+static PyObject *encode_pass(const uint16_t *ids, Py_ssize_t rows, Py_ssize_t cols, uint32_t vocab,
+                             const uint8_t *present, const int32_t *local, uint32_t k,
+                             const LabelTables *t, int mirror)
+{
+    RangeEncoder e;
+    re_init(&e, t->shifts);
+    encode_class_set(&e, vocab, t->prior, present, k);
+    if (k > 1) {
+        LabelState s;
+        re_bypass(&e, 1, (uint32_t)mirror);
+        if (label_state_init(&s, k, rows, cols, t) < 0) {
+            label_state_free(&s);
+            PyMem_Free(e.out);
+            return NULL;
+        }
+        for (Py_ssize_t y = 0; y < rows; y++) {
+            int32_t *row = s.grid + cell_index(&s, y, 0);
+            const uint16_t *src = ids + y * cols;
+            for (Py_ssize_t x = 0; x < cols; x++)
+                row[x] = local[src[mirror ? cols - 1 - x : x]];
+        }
+        encode_cells(&e, &s);
+        label_state_free(&s);
+    }
+    return re_finish(&e);
+}
+
+PyDoc_STRVAR(encode_labels_doc,
+"encode_labels(ids, width, height, vocab_size, prior, match_init, rank_init, shifts) -> bytes\n\n"
+"Label map payload (spec §3) of native-endian uint16 class ids in raster order: coded plain and\n"
+"mirrored, the shorter kept (the plain one on ties). Tables as for decode_labels.");
+
+static PyObject *encode_labels(PyObject *self, PyObject *args)
+{
+    const char *data, *prior, *match_init, *rank_init, *shifts;
+    Py_ssize_t len, prior_len, match_len, rank_len, shifts_len, width, height, vocab;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#", &data, &len, &width, &height, &vocab, &prior,
+                          &prior_len, &match_init, &match_len, &rank_init, &rank_len, &shifts,
+                          &shifts_len))
+        return NULL;
+    LabelTables t;
+    uint16_t *ids = NULL;
+    uint8_t *present = NULL;
+    int32_t *local = NULL;
+    PyObject *plain = NULL, *mirrored = NULL;
+    if (load_label_tables(&t, width, height, vocab, prior, prior_len, match_init, match_len,
+                          rank_init, rank_len, shifts, shifts_len) < 0)
+        goto done;
+    if (len != width * height * (Py_ssize_t)sizeof(uint16_t)) {
+        PyErr_SetString(PyExc_ValueError, "ids: expected width x height uint16");
+        goto done;
+    }
+    ids = PyMem_Malloc((size_t)len); /* an aligned copy */
+    present = PyMem_Calloc((size_t)vocab, 1);
+    local = PyMem_Malloc((size_t)vocab * sizeof(int32_t));
+    if (!ids || !present || !local) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(ids, data, (size_t)len);
+    for (Py_ssize_t i = 0; i < width * height; i++) {
+        if (ids[i] >= vocab) {
+            PyErr_Format(PyExc_ValueError, "ids: class id %u is outside the vocabulary",
+                         (unsigned)ids[i]);
+            goto done;
+        }
+        present[ids[i]] = 1;
+    }
+    uint32_t k = 0;
+    for (Py_ssize_t c = 0; c < vocab; c++)
+        local[c] = present[c] ? (int32_t)k++ : -1;
+    plain = encode_pass(ids, height, width, (uint32_t)vocab, present, local, k, &t, 0);
+    /* Boundaries code differently seen from either side: keep the shorter, plain on ties. */
+    if (plain && k > 1) {
+        mirrored = encode_pass(ids, height, width, (uint32_t)vocab, present, local, k, &t, 1);
+        if (!mirrored)
+            Py_CLEAR(plain);
+        else if (PyBytes_GET_SIZE(mirrored) < PyBytes_GET_SIZE(plain))
+            Py_SETREF(plain, Py_NewRef(mirrored));
+    }
+done:
+    Py_XDECREF(mirrored);
+    free_label_tables(&t);
+    PyMem_Free(ids);
+    PyMem_Free(present);
+    PyMem_Free(local);
+    return plain;
 }
 
 /* ---- §4 colour map ----------------------------------------------------------------------- */
@@ -767,13 +1139,15 @@ done:
 
 static PyMethodDef methods[] = {
     {"decode_labels", decode_labels, METH_VARARGS, decode_labels_doc},
+    {"encode_labels", encode_labels, METH_VARARGS, encode_labels_doc},
     {"decode_colors", decode_colors, METH_VARARGS, decode_colors_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastdecode",
-    "Native decoders of the SGC label and colour bitstreams (spec/sgc-coding.md); tables come from "
+    "Native decoders of the SGC label and colour bitstreams and encoder of the label bitstream "
+    "(spec/sgc-coding.md); tables come from "
     "sgcformat.coding.labels and colors.",
     -1, methods, NULL, NULL, NULL, NULL,
 };

@@ -72,13 +72,18 @@ def encode(ids: np.ndarray, vocab: str | int) -> bytes:
 
     ``vocab`` is a registry name, or a bare vocabulary size (no class prior).
     """
-    size, _ = _vocab(vocab)
+    size, prior = _vocab(vocab)
     ids = np.asarray(ids)
     if ids.ndim != 2 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
         raise VocabularyError(f"a label map must be a non-empty 2-D integer array, got {ids.shape}")
     if ids.min() < 0 or ids.max() >= size:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
         raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{size - 1})")
+    native = native_decoder()
+    if native is not None:  # the same bytes as below (tests/test_fastencode.py), ~100x faster
+        return native.encode_labels(ids.astype(np.uint16).tobytes(), ids.shape[1], ids.shape[0], size,
+                                    None if prior is None else _NATIVE_PRESENCE[vocab],
+                                    _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS)
     # Boundaries code differently seen from the left or the right (the contexts look up and
     # to one side): code both ways and keep the shorter, the plain map on ties.
     payloads = []
