@@ -80,7 +80,7 @@ def encode(ids: np.ndarray, vocab: str | int) -> bytes:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
         raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{size - 1})")
     native = native_decoder()
-    if native is not None:  # the same bytes as below (tests/test_fastencode.py), ~100x faster
+    if native is not None:  # the same bytes as below (tests/test_fastencode.py), ~90x faster
         return native.encode_labels(ids.astype(np.uint16).tobytes(), ids.shape[1], ids.shape[0], size,
                                     None if prior is None else _NATIVE_PRESENCE[vocab],
                                     _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS)
