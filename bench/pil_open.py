@@ -19,7 +19,7 @@ from PIL import Image
 
 import sgcformat
 import sgcformat.pil  # registers the format
-from sgcformat.coding.rangecoder import native_decoder
+from sgcformat.coding.rangecoder import native_coder
 from sgcformat.container import parse
 
 
@@ -84,7 +84,7 @@ def main() -> None:
     body = (
         f"{args.files} files (corpus photos with labels, profile preview, {min(sizes)}–{max(sizes)} bytes, "
         f"mean {sum(sizes) / len(sizes):.0f}); best of 3 passes (thumbnails: 200 files, best of 2). "
-        f"Map decoder: {'native (_fastdecode)' if native_decoder() else 'pure Python'}.\n\n"
+        f"Map decoder: {'native (sgcformat.coding._native)' if native_coder() else 'pure Python'}.\n\n"
         + markdown_table(["operation", "files/s", "target"], rows)
     )
     write_result("pil_open", "Pillow plugin: open and thumbnail speed", body,

@@ -30,8 +30,8 @@ def test_wheel_layout(tmp_path):
                    "sgcformat/data/vocab/coco-stuff-182.txt",
                    "sgcformat/viewer/resources/sgcformat-mime.xml"):
         assert module in names
-    if importlib.util.find_spec("sgcformat.coding._fastdecode") is not None:  # built here: in the wheel
-        assert any(n.startswith("sgcformat/coding/_fastdecode.") for n in names), names
+    if importlib.util.find_spec("sgcformat.coding._native") is not None:  # built here: in the wheel
+        assert any(n.startswith("sgcformat/coding/_native.") for n in names), names
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "sgc = sgcformat.cli:main" in entry_points

@@ -29,7 +29,7 @@ from .rangecoder import (
     contexts,
     decode_bypass,
     encode_bypass,
-    native_decoder,
+    native_coder,
 )
 
 #: Base quantiser step per quality level, coarse to fine; subband steps scale it (:data:`BAND_SCALE`).
@@ -94,7 +94,7 @@ def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY)
     if width < 1 or height < 1:
         raise BitstreamError(f"colour map size {width}x{height} is empty")
     base = _base_step(quality)
-    native = native_decoder()
+    native = native_coder()
     if native is not None:
         rgb = native.decode_colors(bytes(data), width, height, *_native_tables(base))
         return np.frombuffer(rgb, dtype=np.uint8).reshape(height, width, 3)

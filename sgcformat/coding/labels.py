@@ -42,7 +42,7 @@ from .rangecoder import (
     decode_tree,
     encode_bypass,
     encode_tree,
-    native_decoder,
+    native_coder,
 )
 
 MAX_VOCAB = 65535
@@ -79,7 +79,7 @@ def encode(ids: np.ndarray, vocab: str | int) -> bytes:
     if ids.min() < 0 or ids.max() >= size:
         bad = int(ids.min() if ids.min() < 0 else ids.max())
         raise VocabularyError(f"class id {bad} is outside the vocabulary (0..{size - 1})")
-    native = native_decoder()
+    native = native_coder()
     if native is not None:  # the same bytes as below (tests/test_fastencode.py), ~90x faster
         return native.encode_labels(ids.astype(np.uint16).tobytes(), ids.shape[1], ids.shape[0], size,
                                     None if prior is None else _NATIVE_PRESENCE[vocab],
@@ -119,7 +119,7 @@ def decode(data: bytes, width: int, height: int, vocab: str | int) -> np.ndarray
     size, prior = _vocab(vocab)
     if width < 1 or height < 1:
         raise BitstreamError(f"label map size {width}x{height} is empty")
-    native = native_decoder()
+    native = native_coder()
     if native is not None:
         ids = native.decode_labels(bytes(data), width, height, size,
                                    None if prior is None else _NATIVE_PRESENCE[vocab],

@@ -25,10 +25,10 @@ from types import ModuleType
 
 from ..errors import BitstreamError
 
-try:  # the optional C decoder of both bitstreams (_fastdecode.c), built where a compiler exists
-    from . import _fastdecode
+try:  # the optional C coder (_native.c): decodes both bitstreams, encodes label maps
+    from . import _native
 except ImportError:
-    _fastdecode = None
+    _native = None
 
 PROB_BITS = 11
 PROB_ONE = 1 << PROB_BITS
@@ -42,14 +42,14 @@ MASK32 = 0xFFFFFFFF
 #: the few hundred decisions of a map better.
 SHIFTS = (2, 2, 3, 3, 3, 3, 4)
 _SEASONED = len(SHIFTS) - 1
-#: SHIFTS as the native decoder takes them.
+#: SHIFTS as the native coder takes them.
 NATIVE_SHIFTS = bytes(SHIFTS)
 
 
-def native_decoder() -> ModuleType | None:
-    """The compiled decoder module, or None where it is not built or ``SGC_PURE_PYTHON`` is set
-    (non-empty), which forces the reference decoders below, e.g. to compare or debug."""
-    return None if os.environ.get("SGC_PURE_PYTHON") else _fastdecode
+def native_coder() -> ModuleType | None:
+    """The compiled coder module, or None where it is not built or ``SGC_PURE_PYTHON`` is set
+    (non-empty), which forces the reference coders below, e.g. to compare or debug."""
+    return None if os.environ.get("SGC_PURE_PYTHON") else _native
 
 
 def contexts(n: int) -> list[int]:

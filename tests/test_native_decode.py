@@ -1,4 +1,4 @@
-"""The native map decoder (sgcformat/coding/_fastdecode.c) matches the Python reference bit for bit.
+"""The native map decoder (sgcformat/coding/_native.c) matches the Python reference bit for bit.
 
 Every comparison decodes the same payload twice through the public ``decode`` functions: once
 as installed (native) and once with ``SGC_PURE_PYTHON=1`` (the reference), and requires the
@@ -23,7 +23,7 @@ from sgcformat.errors import BitstreamError
 from sgcformat.registry import VOCABULARIES
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIVE = rangecoder._fastdecode
+NATIVE = rangecoder._native
 VOCABS = [1, 2, 65535, *sorted({v.size for v in VOCABULARIES.values()}), *sorted(VOCABULARIES)]
 
 
@@ -31,12 +31,12 @@ def test_native_module_is_built_where_a_compiler_is():
     """The comparisons below skip without the module; that must only happen without a compiler."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if NATIVE is None and shutil.which(compiler):
-        pytest.fail(f"{compiler} exists but sgcformat.coding._fastdecode is not built: "
+        pytest.fail(f"{compiler} exists but sgcformat.coding._native is not built: "
                     "reinstall with `pip install -e .`")
 
 
 needs_native = pytest.mark.skipif(
-    NATIVE is None, reason="sgcformat.coding._fastdecode is not built (no C compiler at install time)")
+    NATIVE is None, reason="sgcformat.coding._native is not built (no C compiler at install time)")
 
 
 def _outcome(decode, *args):
@@ -164,7 +164,7 @@ def test_large_vocabulary_garbage_agrees():
         assert native == reference
 
 
-def test_pure_python_switch_bypasses_the_native_decoder(monkeypatch):
+def test_pure_python_switch_bypasses_the_native_coder(monkeypatch):
     calls = []
 
     class Spy:
@@ -178,7 +178,7 @@ def test_pure_python_switch_bypasses_the_native_decoder(monkeypatch):
 
     label_data = labels.encode(np.array([[0, 1], [1, 0]]), 7)
     colour_data = colors.encode(np.zeros((2, 2, 3), np.uint8))
-    monkeypatch.setattr(rangecoder, "_fastdecode", Spy())
+    monkeypatch.setattr(rangecoder, "_native", Spy())
     monkeypatch.setenv("SGC_PURE_PYTHON", "1")
     assert labels.decode(label_data, 2, 2, 7).tolist() == [[0, 1], [1, 0]]
     colors.decode(colour_data, 2, 2)

@@ -1,4 +1,4 @@
-"""The native label encoder (encode_labels in sgcformat/coding/_fastdecode.c) writes the reference's bytes.
+"""The native label encoder (encode_labels in sgcformat/coding/_native.c) writes the reference's bytes.
 
 Files are canonical: the same map must give the same payload whether or not the extension was
 built. Every comparison encodes the same map through the public ``labels.encode`` twice, as
@@ -24,11 +24,11 @@ from sgcformat.errors import VocabularyError
 from sgcformat.registry import VOCABULARIES, vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-NATIVE = rangecoder._fastdecode
+NATIVE = rangecoder._native
 VOCABS = [1, 2, 65535, *sorted({v.size for v in VOCABULARIES.values()}), *sorted(VOCABULARIES)]
 
 pytestmark = pytest.mark.skipif(
-    NATIVE is None, reason="sgcformat.coding._fastdecode is not built (no C compiler at install time)")
+    NATIVE is None, reason="sgcformat.coding._native is not built (no C compiler at install time)")
 
 
 def _encode(ids, vocab, pure: bool) -> bytes:
@@ -150,7 +150,7 @@ def test_pure_python_switch_bypasses_the_native_encoder(monkeypatch):
             calls.append(args[1:4])
             return b"spy"
 
-    monkeypatch.setattr(rangecoder, "_fastdecode", Spy())
+    monkeypatch.setattr(rangecoder, "_native", Spy())
     ids = np.array([[0, 1, 1], [1, 0, 2]])
     monkeypatch.setenv("SGC_PURE_PYTHON", "1")
     reference = labels.encode(ids, 7)

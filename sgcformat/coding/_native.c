@@ -1145,14 +1145,14 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_fastdecode",
+    PyModuleDef_HEAD_INIT, "_native",
     "Native decoders of the SGC label and colour bitstreams and encoder of the label bitstream "
     "(spec/sgc-coding.md); tables come from "
     "sgcformat.coding.labels and colors.",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__fastdecode(void)
+PyMODINIT_FUNC PyInit__native(void)
 {
     PyObject *errors = PyImport_ImportModule("sgcformat.errors");
     if (!errors)
