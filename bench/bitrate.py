@@ -195,7 +195,7 @@ def report(rows: list[dict]) -> tuple[str, dict]:
     summary = {}
     groups = [("coco+ade", TARGET_SETS)] + [
         (v, (v,)) for v in ("coco-stuff-182", "ade20k-150", "cityscapes-34", "camvid-11", "loveda-7")
-    ]
+    ] + [("kodak (colour only)", (None,))]
     lines += ["", "## Aggregate (means)", "",
               "| set | n | label B | zlib B | PNG B | constriction B | colour B | PSNR dB | file B"
               " | overhead B | bpp@512² | ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
