@@ -1,10 +1,18 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The temporary file is created with mode 0666 so the kernel applies the umask, as
+``open()`` and ``cp`` do (``mkstemp`` would make it 0600, and the rename would hand
+that mode to every file written). A rewrite then takes over the old file's mode, and
+its owner and group where the process may set them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,18 +20,45 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new, uniquely named file beside ``path``, created 0666 minus the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _take_over_attributes(fd: int, path: Path) -> None:
+    """A rewrite keeps the old file's mode, and its owner and group where permitted."""
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        return  # a new file: the umask already applied
+    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except PermissionError:  # only root may give a file away; the group may still work
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, -1, old.st_gid)
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Replace ``path`` by ``data``: a temporary file in the same folder, fsync, then rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
+            _take_over_attributes(f.fileno(), path)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
