@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_size)
     p.add_argument("--device", choices=["cuda", "mps", "cpu"])
     p.add_argument("--fast", action="store_true", help="the profile's few-step mode (e.g. LCM-LoRA)")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"],
+                   help="decoder precision (default: the profile's accurate one; fp32 for the LDM)")
     p.add_argument("--batch-seeds", type=_size, default=1, metavar="K",
                    help="decode K seeds (seed, seed+1, ...) to OUTPUT-seedN.png")
     p.set_defaults(func=cmd_decode)
@@ -113,7 +115,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                 for s in seeds])
     with _ProgressBar(f"decoding {args.file.name}") as progress:
         images = generate_batch(sgc, seeds, steps=args.steps, device=args.device, fast=args.fast,
-                                callback=progress.update)
+                                dtype=args.dtype, callback=progress.update)
     for image, path, seed in zip(images, outputs, seeds, strict=True):
         save_image_atomic(image, path)
         print(f"{path} (seed {seed})")

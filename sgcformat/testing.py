@@ -55,7 +55,8 @@ def use_tiny_models(root: str | os.PathLike) -> Iterator[Path]:
     """Within the block, load models from ``root`` only (and cache decodes under ``root``).
 
     Sets ``SGC_MODEL_DIR``, a non-existent ``SGC_MODELS_CONFIG`` (so a user's
-    config cannot interfere), ``SGC_CACHE_DIR`` and ``HF_HUB_OFFLINE``; restores
+    config cannot interfere), ``SGC_CACHE_DIR``, an empty ``HF_HUB_CACHE`` (so the
+    user's hub cache and lock file cannot either) and ``HF_HUB_OFFLINE``; restores
     them and forgets the loaded models on exit.
     """
     from .models import loading
@@ -66,6 +67,7 @@ def use_tiny_models(root: str | os.PathLike) -> Iterator[Path]:
         SGC_MODEL_DIR=str(root),
         SGC_MODELS_CONFIG=str(root / "no-user-config.json"),
         SGC_CACHE_DIR=str(root / "decoded-cache"),
+        HF_HUB_CACHE=str(root / "hf-hub-cache"),
         HF_HUB_OFFLINE="1",
     )
     loading.clear()
@@ -80,7 +82,7 @@ def use_tiny_models(root: str | os.PathLike) -> Iterator[Path]:
         loading.clear()
 
 
-_ENV_KEYS = ("SGC_MODEL_DIR", "SGC_MODELS_CONFIG", "SGC_CACHE_DIR", "HF_HUB_OFFLINE")
+_ENV_KEYS = ("SGC_MODEL_DIR", "SGC_MODELS_CONFIG", "SGC_CACHE_DIR", "HF_HUB_CACHE", "HF_HUB_OFFLINE")
 
 
 # --- builders ----------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def tiny_ldm_parts():
         in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 3,
         up_block_types=("UpDecoderBlock2D",) * 3, block_out_channels=(8, 16, 16),
         layers_per_block=1, latent_channels=3, num_vq_embeddings=64, vq_embed_dim=3,
-        norm_num_groups=8, sample_size=TINY_NATIVE_SIZE,
+        norm_num_groups=8, sample_size=TINY_NATIVE_SIZE, scaling_factor=1.0,  # the release's
     )
     mapper = SegmentationChannelMapper(in_channels=182, out_channels=3, n_stages=2)
     scheduler = DDIMScheduler(
@@ -216,7 +218,9 @@ def _tiny_lcm_lora(folder: Path) -> None:
     from peft.utils import get_peft_model_state_dict
 
     unet = _tiny_sd_unet()
-    unet.add_adapter(LoraConfig(r=2, lora_alpha=2, init_lora_weights="gaussian",
+    # init_lora_weights=False: random up (lora_B) weights too. The default init zeroes them,
+    # which makes the LoRA a no-op, and a broken LoRA load would then pass every test.
+    unet.add_adapter(LoraConfig(r=2, lora_alpha=2, init_lora_weights=False,
                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
     StableDiffusionPipeline.save_lora_weights(
         folder, unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),

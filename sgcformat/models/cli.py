@@ -54,10 +54,22 @@ def _list(args: argparse.Namespace) -> int:
                 state = "in HF cache"
             else:
                 state = f"missing ({profile.fetch_command(component)})"
-            print(f"  {role:<10} {component.name:<24} {component.source}\n  {'':<10} {state}")
+            print(f"  {role:<10} {component.name:<24} {_pin(component, loading)}\n  {'':<10} {state}")
     count, size = cache.usage()
     print(f"decode cache: {cache.cache_dir()} ({count} images, {size / 1e6:.1f} MB)")
     return 0
+
+
+def _pin(component, loading) -> str:
+    """Where ``component`` comes from and the exact commit it loads."""
+    if component.repo is None:
+        return component.source
+    if component.pinned:
+        return f"{component.repo} commit {component.revision} (pinned)"
+    commit = loading.locked_commit(component)
+    if commit is not None:
+        return f"{component.repo} commit {commit} ({component.revision}, locked at pull)"
+    return f"{component.repo} {component.revision} (commit resolved and locked by `sgc models pull`)"
 
 
 def _roles(profile):
@@ -83,16 +95,17 @@ def _pull(args: argparse.Namespace) -> int:
             continue
         if component.repo is None:
             if loading.local_folder(component) is None:
-                print(f"{component.name}: not on the hub; run `{profile.fetch_command(component)}`")
+                print(f"{component.name}: not on the hub; {profile.fetch_command(component)}")
             continue
         print(f"{component.name}: {component.source}")
         try:
-            folder = loading.hub_snapshot(component, download=True)
+            folder = loading.pull(component)
         except Exception as exc:
             raise ModelNotFoundError(
                 f"cannot download {component.name} ({component.source}): {_first_line(exc)}"
             ) from exc
-        print(f"  -> {folder}")
+        commit = loading.locked_commit(component)
+        print(f"  -> {folder} (commit {commit})")
     return 0
 
 

@@ -52,7 +52,7 @@ def build_prompt(labels: np.ndarray, vocab: str, max_classes: int) -> str:
     return "a photo of " + ", ".join(names[i].split(";")[0].strip() for i in order)
 
 
-def pipeline(profile: ModelProfile, device: str, *, fast: bool = False):
+def pipeline(profile: ModelProfile, device: str, *, fast: bool = False, dtype: str = "fp32"):
     """A fresh pipeline object (own scheduler) around the process-wide shared modules."""
     from diffusers import (
         DPMSolverMultistepScheduler,
@@ -61,19 +61,19 @@ def pipeline(profile: ModelProfile, device: str, *, fast: bool = False):
     )
 
     sd_component, controlnet_component = profile.decoder
-    controlnet = loading.load(controlnet_component, profile, device)
+    controlnet = loading.load(controlnet_component, profile, device, dtype)
     if fast:
         if profile.fast is None:
             raise ValueError(f"profile {profile.name} has no fast mode")
         lora = loading.load(profile.fast, profile, device)
         folder = loading.resolve(sd_component, profile)
         parts = loading.shared(
-            ("sd15+lcm", str(folder), str(lora), device),
-            lambda: _fused_lcm(sd_component, profile, device, lora),
+            ("sd15+lcm", str(folder), str(lora), device, dtype),
+            lambda: _fused_lcm(sd_component, profile, device, dtype, lora),
         )
         scheduler = LCMScheduler.from_config(parts["scheduler_config"])
     else:
-        parts = loading.load(sd_component, profile, device)
+        parts = loading.load(sd_component, profile, device, dtype)
         scheduler = DPMSolverMultistepScheduler.from_config(
             parts["scheduler_config"], algorithm_type="dpmsolver++"
         )
@@ -86,14 +86,13 @@ def pipeline(profile: ModelProfile, device: str, *, fast: bool = False):
     return pipe
 
 
-def _fused_lcm(sd_component, profile: ModelProfile, device: str, lora_path) -> dict:
+def _fused_lcm(sd_component, profile: ModelProfile, device: str, dtype: str, lora_path) -> dict:
     """SD components loaded afresh (not the shared ones) with LCM-LoRA fused into the weights."""
     import torch
     from diffusers import LCMScheduler, StableDiffusionPipeline
 
-    dtype = loading.default_dtype(device)
     folder = loading.resolve(sd_component, profile)
-    parts = loading.load_sd15(folder, device, dtype)
+    parts = loading.load_sd15(folder, device, loading.torch_dtype(dtype))
     pipe = StableDiffusionPipeline(
         vae=parts["vae"], text_encoder=parts["text_encoder"], tokenizer=parts["tokenizer"],
         unet=parts["unet"], scheduler=LCMScheduler.from_config(parts["scheduler_config"]),
@@ -118,11 +117,12 @@ def generate(
     strength: float,
     guidance_scale: float,
     device: str,
+    dtype: str = "fp32",
     fast: bool = False,
     callback_on_step_end=None,
 ) -> list[Image.Image]:
     """One image per generator, at ``size`` (the generation size, a multiple of 8)."""
-    pipe = pipeline(profile, device, fast=fast)
+    pipe = pipeline(profile, device, fast=fast, dtype=dtype)
     prompt = build_prompt(labels, vocab, profile.extra["max_prompt_classes"])
     init = Image.fromarray(color).resize(size, Image.Resampling.BICUBIC)
     n = len(generators)

@@ -10,7 +10,13 @@ the tiny checkpoints of the tests; only the number of attention heads is not in 
 shapes (``num_heads``, 8 for the released model). Every checkpoint tensor of the
 UNet, first stage and condition stage must be consumed and every diffusers
 parameter filled, or the conversion fails: nothing is silently dropped. EMA weights
-(``model_ema.*``) replace the raw UNet weights when the checkpoint has a full set.
+(``model_ema.*``) replace the raw UNet weights when the checkpoint has a full set; a
+partial set is an error unless ``use_ema=False`` (``--no-ema``), since a silent fallback
+would hand out the raw weights under the EMA model's name. The DDIM sampler's buffers
+(``ddim_*``, saved by some released checkpoints) are skipped: they are derived from the
+schedule and recomputed by the scheduler. ``scale_factor`` (CompVis multiplies first-stage
+latents by it before diffusion and divides before decoding) is carried into the VQ
+model's ``scaling_factor``, which the pipeline applies the same way.
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ from ..errors import SgcError
 UNET = "model.diffusion_model."
 VQ = "first_stage_model."
 MAPPER = "cond_stage_model.channel_mapper.weight"
-#: Checkpoint entries that are not weights of the three models (schedule buffers, EMA state).
+EMA = "model_ema."
+#: LitEma's own counters, present beside a full set of EMA weights.
+EMA_COUNTERS = frozenset({"model_ema.decay", "model_ema.num_updates"})
+#: Checkpoint entries that are not weights of the three models (schedule and sampler buffers,
+#: EMA state, the latent scale handled by :func:`_scale_factor`).
 IGNORED = re.compile(
     r"^(betas|alphas_cumprod|alphas_cumprod_prev|sqrt_.*|log_one_minus_alphas_cumprod|"
-    r"posterior_.*|logvar|lvlb_weights|scale_factor|model_ema\..*)$"
+    r"posterior_.*|logvar|lvlb_weights|scale_factor|model_ema\..*|"
+    r"ddim_sigmas|ddim_alphas|ddim_alphas_prev|ddim_sqrt_one_minus_alphas|"
+    r"ddim_sigmas_for_original_num_steps)$"
 )
 
 
@@ -98,6 +110,7 @@ def convert(
 
     vq_sd = {k[len(VQ):]: v for k, v in state.items() if k.startswith(VQ)}
     vq_config = _vq_config(vq_sd)
+    vq_config["scaling_factor"] = _scale_factor(state)
     levels = len(vq_config["block_out_channels"]) - 1
     unet_sd = _unet_weights(state, use_ema)
     unet_config = _unet_config(unet_sd, num_heads, image_size // 2**levels)
@@ -120,13 +133,35 @@ def convert(
 
 
 def _unet_weights(state: dict, use_ema: bool) -> dict[str, torch.Tensor]:
+    """The EMA UNet weights when the checkpoint has them all, the raw ones when it has none."""
     raw = {k[len(UNET):]: v for k, v in state.items() if k.startswith(UNET)}
     if not raw:
         raise ConversionError(f"no {UNET}* weights in the checkpoint")
-    ema = {k: state.get("model_ema." + ("diffusion_model." + k).replace(".", "")) for k in raw}
-    if use_ema and all(v is not None for v in ema.values()):
-        return ema
-    return raw
+    if not use_ema:
+        return raw
+    # LitEma names a parameter by its module path without dots.
+    names = {k: EMA + ("diffusion_model." + k).replace(".", "") for k in raw}
+    present = {k for k in state if k.startswith(EMA)} - EMA_COUNTERS
+    if not present:
+        return raw
+    found = present & set(names.values())
+    if found != set(names.values()) or present != found:
+        raise ConversionError(
+            f"partial EMA weights: {len(found)} of {len(names)} UNet tensors have a {EMA}* copy "
+            f"({len(present - found)} {EMA}* entries match none); pass --no-ema to use the raw weights"
+        )
+    return {k: state[name] for k, name in names.items()}
+
+
+def _scale_factor(state: dict) -> float:
+    """CompVis' latent ``scale_factor`` (1.0 when absent), refused when not a positive number."""
+    value = state.get("scale_factor")
+    if value is None:
+        return 1.0
+    value = torch.as_tensor(value)
+    if value.numel() != 1 or not torch.isfinite(value).all() or float(value) <= 0:
+        raise ConversionError(f"scale_factor must be one positive number, got {value.tolist()}")
+    return float(value)
 
 
 def _schedule(state: dict) -> dict:

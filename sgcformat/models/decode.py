@@ -76,19 +76,22 @@ def generate(
     use_cache: bool = True,
     size: tuple[int, int] | None = None,
     fast: bool = False,
+    dtype: str | None = None,
 ) -> Image.Image:
     """Decode ``sgc`` to an RGB image at ``sgc.size`` (or ``size``).
 
     ``seed`` defaults to the file's stored seed, else 0. ``callback(step, total)``
     runs after each denoising step; setting ``cancel`` stops the decode with
     :class:`DecodeCancelled`. ``fast`` uses the profile's few-step mode (LCM-LoRA).
+    ``dtype`` (``"fp32"``, ``"fp16"``, ``"bf16"``) sets the decoder precision; the default
+    is the profile's accurate one (fp32 for the LDM everywhere, fp32 on CPU).
     Raises :class:`ModelNotFoundError` when a model component is missing.
     """
     if seed is None:
         seed = sgc.seed if sgc.seed is not None else 0
     return generate_batch(
         sgc, [seed], steps=steps, device=device, callback=callback, cancel=cancel,
-        use_cache=use_cache, size=size, fast=fast,
+        use_cache=use_cache, size=size, fast=fast, dtype=dtype,
     )[0]
 
 
@@ -103,8 +106,11 @@ def generate_batch(
     use_cache: bool = True,
     size: tuple[int, int] | None = None,
     fast: bool = False,
+    dtype: str | None = None,
 ) -> list[Image.Image]:
     """One decode per seed, run as one batch (cached images are reused, not recomputed)."""
+    if dtype is not None and dtype not in loading.DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (choose from {', '.join(loading.DTYPES)})")
     seeds = [int(s) for s in seeds]
     if not seeds:
         return []
@@ -120,7 +126,7 @@ def generate_batch(
     def key_for(seed: int) -> str:
         sources = [str(loading.local_folder(c) or c.source) for c in profile.decoder]
         return cache.key(data, seed=seed, profile=profile.name, size=out_size, sources=sources,
-                         **vars(chosen))
+                         dtype=dtype or "default", **vars(chosen))
 
     results: dict[int, Image.Image] = {}
     if use_cache:
@@ -130,7 +136,7 @@ def generate_batch(
                 results[seed] = hit
     todo = [s for s in dict.fromkeys(seeds) if s not in results]
     if todo:
-        images = _run(sgc, profile, chosen, todo, device, callback, cancel)
+        images = _run(sgc, profile, chosen, todo, device, callback, cancel, dtype)
         for seed, image in zip(todo, images, strict=True):
             image = image.convert("RGB")
             if image.size != out_size:
@@ -141,12 +147,13 @@ def generate_batch(
     return [results[s].copy() for s in seeds]
 
 
-def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel) -> list[Image.Image]:
+def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel, dtype) -> list[Image.Image]:
     import torch
 
     if cancel is not None and cancel.is_set():
         raise DecodeCancelled("decode cancelled before it started")
     device = device or loading.default_device()
+    dtype = loading.decoder_dtype(profile, device, dtype)
     total = int(chosen.steps * chosen.strength)
 
     def on_step(pipe, step, timestep, kwargs):
@@ -160,10 +167,11 @@ def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel) -> lis
     labels, color = sgc.label_map, sgc.color_map
     with torch.inference_mode():
         if profile.decoder[0].kind == "ldm":
-            return _run_ldm(profile, labels, color, sgc.size, chosen, generators, device, on_step)
+            return _run_ldm(profile, labels, color, sgc.size, chosen, generators, device, dtype,
+                            on_step)
         from . import controlnet
 
-        pipe_parts = loading.load(profile.decoder[0], profile, device)
+        pipe_parts = loading.load(profile.decoder[0], profile, device, dtype)
         native = pipe_parts["unet"].config.sample_size * 2 ** (
             len(pipe_parts["vae"].config.block_out_channels) - 1
         )
@@ -171,17 +179,17 @@ def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel) -> lis
         return controlnet.generate(
             profile, sgc.vocab, labels, color, gen_size, generators,
             steps=chosen.steps, strength=chosen.strength, guidance_scale=chosen.guidance_scale,
-            device=device, fast=chosen.fast, callback_on_step_end=on_step,
+            device=device, dtype=dtype, fast=chosen.fast, callback_on_step_end=on_step,
         )
 
 
-def _run_ldm(profile, labels, color, size, chosen, generators, device, on_step):
+def _run_ldm(profile, labels, color, size, chosen, generators, device, dtype, on_step):
     import torch
     from diffusers import DDIMScheduler
 
     from .ldm import LDMSemanticSynthesisPipeline
 
-    shared = loading.load(profile.decoder[0], profile, device)
+    shared = loading.load(profile.decoder[0], profile, device, dtype)
     # A pipeline object per call: the scheduler holds per-run state, the modules are shared.
     pipe = LDMSemanticSynthesisPipeline(
         unet=shared.unet, vqvae=shared.vqvae, channel_mapper=shared.channel_mapper,

@@ -10,7 +10,12 @@ Components, as diffusers modules:
 - ``scheduler``: :class:`~diffusers.DDIMScheduler` with the model's training betas.
 
 Colour guidance (paper §II-C): the upsampled colour map is encoded with the VQ
-encoder, noised to ``strength`` × T and denoised from there (SDEdit).
+encoder, noised to ``strength`` × T and denoised from there (SDEdit), exactly as
+CompVis' img2img does it (:func:`compvis_sdedit_start`): noised with the alpha of DDIM
+index ``t_enc = int(strength × steps)`` and denoised from the index below, so at 200
+steps and 0.7 the latent is noised at timestep 701 and the first step runs at 696.
+diffusers' img2img noises at the first denoised timestep (696), one DDIM step less noise;
+the SD profile keeps that convention, which is the one its pipeline was tuned with.
 
 Guidance and the "null" segmentation: the model was trained without condition
 dropout, so it has no learned unconditional input. We use the **all-zero one-hot
@@ -59,6 +64,21 @@ class SegmentationChannelMapper(ModelMixin, ConfigMixin):
 def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """(B, H, W) integer labels → (B, C, H, W) one-hot."""
     return F.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).to(dtype)
+
+
+def compvis_sdedit_start(timesteps: torch.Tensor, strength: float) -> tuple[int | None, torch.Tensor]:
+    """(noising timestep, timesteps to denoise) of CompVis img2img for a DDIM schedule.
+
+    ``timesteps`` is the scheduler's descending schedule. CompVis' ``stochastic_encode``
+    noises with ``ddim_alphas[t_enc]`` (the ``t_enc``-th timestep, ascending) and ``decode``
+    then runs the ``t_enc`` timesteps below it. The noising timestep is ``None`` when the
+    whole schedule runs (``t_enc`` = steps): the start is pure noise.
+    """
+    steps = len(timesteps)
+    t_enc = min(int(steps * strength), steps)
+    ascending = timesteps.flip(0)
+    noise_t = int(ascending[t_enc]) if t_enc < steps else None
+    return noise_t, timesteps[steps - t_enc:]
 
 
 class LDMSemanticSynthesisPipeline(DiffusionPipeline):
@@ -128,16 +148,17 @@ class LDMSemanticSynthesisPipeline(DiffusionPipeline):
             cond = torch.cat([torch.zeros_like(cond), cond])
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        run = min(int(num_inference_steps * strength), num_inference_steps)
-        timesteps = self.scheduler.timesteps[num_inference_steps - run:]
+        noise_t, timesteps = compvis_sdedit_start(self.scheduler.timesteps, strength)
         shape = (batch, self.unet.config.out_channels, height // self.latent_factor,
                  width // self.latent_factor)
         noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-        if color is None or strength >= 1.0:
+        # CompVis' scale_factor: diffusion runs on first-stage latents times this (1.0 for the release).
+        scale = self.vqvae.config.scaling_factor
+        if color is None or noise_t is None:
             latents = noise * self.scheduler.init_noise_sigma
         else:
-            init = self.vqvae.encode(color.to(device=device, dtype=dtype)).latents
-            latents = self.scheduler.add_noise(init, noise, timesteps[:1].repeat(batch))
+            init = self.vqvae.encode(color.to(device=device, dtype=dtype)).latents * scale
+            latents = self.scheduler.add_noise(init, noise, torch.full((batch,), noise_t, device=device))
 
         for i, t in enumerate(self.progress_bar(timesteps)):
             model_latents = torch.cat([latents, latents]) if guided else latents
@@ -149,7 +170,7 @@ class LDMSemanticSynthesisPipeline(DiffusionPipeline):
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {"latents": latents})
 
-        images = self.vqvae.decode(latents).sample.clamp(-1, 1)
+        images = self.vqvae.decode(latents / scale).sample.clamp(-1, 1)
         images = (images / 2 + 0.5).float()
         if output_type == "pt":
             return ImagePipelineOutput(images=images)

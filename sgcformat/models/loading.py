@@ -7,9 +7,13 @@ Where a component's folder comes from, first match wins:
 2. ``$SGC_MODEL_DIR/<component name>`` (``os.pathsep``-separated list of roots);
 3. ``model_dir`` of the config file, then the user data dir
    (``<user data>/sgcformat/models/<component name>``, where ``convert-ldm`` writes);
-4. the component's hub repo at its pinned revision: the local HF cache first,
-   then a download unless ``HF_HUB_OFFLINE`` is set.
+4. the component's hub repo at its commit (the pinned hash, or the one the lock file
+   recorded when ``sgc models pull`` resolved a ref): the local HF cache first, then a
+   download, unless ``HF_HUB_OFFLINE`` is set or one short probe finds the hub unreachable
+   (then the answer is immediate, without the hub client's retries).
 
+A pull lists the repo's files first and refuses when a required pattern matches none,
+so a repo without safetensors fails loudly instead of downloading configs alone.
 Weights load as safetensors only and never with ``trust_remote_code``. Loaded
 components are cached per (component, folder, device, dtype) and shared by every
 decode in the process; loading is serialised per key, so concurrent first uses
@@ -18,17 +22,28 @@ load once.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ModelNotFoundError
+from ..files import atomic_write_bytes
 from .profiles import Component, ModelProfile
 
 APP_NAME = "sgcformat"
+#: Seconds the reachability probe waits for a TCP connection to the hub.
+PROBE_TIMEOUT = 1.5
+#: Seconds a probe's answer is reused, so one decode's components probe once.
+PROBE_TTL = 30.0
+#: Decoder precisions offered by ``--dtype`` and ``generate(dtype=...)``.
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 _cache: dict[tuple, Any] = {}
 _key_locks: dict[tuple, threading.Lock] = {}
@@ -85,19 +100,139 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def hub_snapshot(component: Component, *, download: bool) -> Path:
-    """The component's folder in the HF cache, downloading its allowed files if asked."""
-    from huggingface_hub import snapshot_download
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 
-    kwargs: dict[str, Any] = dict(
-        repo_id=component.repo, revision=component.revision, allow_patterns=list(component.files)
-    )
+
+def hub_cache_dir() -> Path:
+    """The HF hub cache; ``$HF_HUB_CACHE`` is read at call time so it can be moved after import."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+# --- lock file: the commits that refs resolved to at pull time ---------------------------
+
+_lock_file_lock = threading.Lock()
+
+
+def lock_path() -> Path:
+    """The lock file beside the models it describes, in the HF hub cache."""
+    return hub_cache_dir() / "sgcformat-models.lock.json"
+
+
+def read_lock() -> dict[str, dict]:
+    """Component name → ``{"repo", "ref", "commit"}`` recorded by earlier pulls."""
+    path = lock_path()
     try:
-        return Path(snapshot_download(local_files_only=True, **kwargs))
-    except Exception:
-        if not download or _offline():
-            raise
-    return Path(snapshot_download(**kwargs))
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot read model lock file {path}: {exc}") from exc
+    entries = data.get("components") if isinstance(data, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def locked_commit(component: Component) -> str | None:
+    """The commit ``component`` loads from: its pin, else the lock's entry for its repo and ref."""
+    if component.pinned:
+        return component.revision
+    entry = read_lock().get(component.name)
+    if (isinstance(entry, dict) and entry.get("repo") == component.repo
+            and entry.get("ref") == component.revision):
+        commit = entry.get("commit")
+        if isinstance(commit, str) and len(commit) == 40:
+            return commit
+    return None
+
+
+def _record_lock(component: Component, commit: str) -> None:
+    with _lock_file_lock:
+        entries = read_lock()
+        entries[component.name] = {"repo": component.repo, "ref": component.revision, "commit": commit}
+        path = lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"components": entries}, indent=2, sort_keys=True) + "\n"
+        atomic_write_bytes(path, text.encode())
+
+
+# --- the hub cache and the hub -----------------------------------------------------------
+
+
+def cached_snapshot(component: Component) -> Path | None:
+    """The complete snapshot of ``component`` at its commit in the HF cache, if present.
+
+    Reads the cache layout directly (``models--org--name/snapshots/<commit>``): no network,
+    no hub-client messages, and a partial download (a pattern without a file) is a miss.
+    """
+    commit = locked_commit(component)
+    if component.repo is None or commit is None:
+        return None
+    folder = hub_cache_dir() / f"models--{component.repo.replace('/', '--')}" / "snapshots" / commit
+    if not folder.is_dir():
+        return None
+    complete = all(any(p.is_file() for p in folder.glob(pattern)) for pattern in component.files)
+    return folder if complete else None
+
+
+_probe_state: dict[str, tuple[float, bool]] = {}
+
+
+def _probe(url: str, timeout: float) -> bool:
+    """One TCP connection attempt to the hub's host."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def hub_unreachable_reason() -> str | None:
+    """Why the hub cannot be used now (``HF_HUB_OFFLINE``, or a failed probe), else ``None``."""
+    if _offline():
+        return "HF_HUB_OFFLINE is set"
+    url = hub_endpoint()
+    checked = _probe_state.get(url)
+    if checked is None or time.monotonic() - checked[0] > PROBE_TTL:
+        checked = (time.monotonic(), _probe(url, PROBE_TIMEOUT))
+        _probe_state[url] = checked
+    return None if checked[1] else f"{url} is unreachable"
+
+
+def pull(component: Component, *, api=None) -> Path:
+    """Download ``component``'s files at its revision into the HF cache; lock a resolved ref.
+
+    The repo's file list is checked first: a required pattern that matches no file (a repo
+    without safetensors at that revision, say) is an error, not a config-only download.
+    ``api`` stands in for :class:`huggingface_hub.HfApi` (tests).
+    """
+    reason = hub_unreachable_reason()
+    if reason is not None:
+        raise ModelNotFoundError(f"the hub is not reachable ({reason})")
+    import huggingface_hub
+
+    api = api or huggingface_hub.HfApi()
+    commit = (component.revision if component.pinned
+              else api.model_info(component.repo, revision=component.revision).sha)
+    files = api.list_repo_files(component.repo, revision=commit)
+    unmatched = [pattern for pattern in component.files if not fnmatch.filter(files, pattern)]
+    if unmatched:
+        raise ModelNotFoundError(
+            f"{component.source} (commit {commit}) has no file matching {', '.join(unmatched)}; "
+            f"it has: {', '.join(sorted(files)[:8])}{' ...' if len(files) > 8 else ''}"
+        )
+    folder = Path(huggingface_hub.snapshot_download(
+        component.repo, revision=commit, allow_patterns=list(component.files),
+        cache_dir=hub_cache_dir(),
+    ))
+    if not component.pinned:
+        _record_lock(component, commit)
+    return folder
 
 
 def resolve(component: Component, profile: ModelProfile, *, download: bool = True) -> Path:
@@ -109,24 +244,22 @@ def resolve(component: Component, profile: ModelProfile, *, download: bool = Tru
         return folder
     if component.repo is None:
         raise _missing(component, profile, "not found locally")
+    folder = cached_snapshot(component)
+    if folder is not None:
+        return folder
+    reason = "not downloaded" if download else "not in the local cache"
+    unreachable = hub_unreachable_reason() if download else None
+    if not download or unreachable is not None:
+        raise _missing(component, profile, reason + (f" and {unreachable}" if unreachable else ""))
     try:
-        return hub_snapshot(component, download=download)
+        return pull(component)
     except Exception as exc:
-        reason = "not in the local cache and the hub is unreachable or offline"
-        raise _missing(component, profile, reason) from exc
+        raise _missing(component, profile, f"download failed: {_first_line(exc)}") from exc
 
 
 def is_available(component: Component) -> bool:
     """Whether ``component`` can be loaded without a download."""
-    if local_folder(component) is not None:
-        return True
-    if component.repo is None:
-        return False
-    try:
-        hub_snapshot(component, download=False)
-    except Exception:
-        return False
-    return True
+    return local_folder(component) is not None or cached_snapshot(component) is not None
 
 
 def _missing(component: Component, profile: ModelProfile, reason: str) -> ModelNotFoundError:
@@ -147,17 +280,35 @@ def default_device() -> str:
 
 
 def default_dtype(device: str):
-    """Half precision on accelerators, float32 on CPU."""
+    """Segmenter precision: half on accelerators, float32 on CPU."""
     import torch
 
     return torch.float32 if device.split(":")[0] == "cpu" else torch.float16
 
 
-def load(component: Component, profile: ModelProfile, device: str) -> Any:
-    """Load ``component`` on ``device`` once per process and return the shared object."""
+def decoder_dtype(profile: ModelProfile, device: str, requested: str | None = None) -> str:
+    """``requested`` if given, else the profile's accurate default (always fp32 on the CPU)."""
+    if requested is None:
+        return "fp32" if device.split(":")[0] == "cpu" else profile.accelerator_dtype
+    if requested not in DTYPES:
+        raise ValueError(f"unknown dtype {requested!r} (choose from {', '.join(DTYPES)})")
+    return requested
+
+
+def torch_dtype(name: str):
     import torch
 
-    dtype = default_dtype(device)
+    return getattr(torch, DTYPES[name])
+
+
+def load(component: Component, profile: ModelProfile, device: str, dtype: str | None = None) -> Any:
+    """Load ``component`` on ``device`` once per process and return the shared object.
+
+    ``dtype`` is a :data:`DTYPES` name; ``None`` gives :func:`default_dtype`.
+    """
+    import torch
+
+    dtype = default_dtype(device) if dtype is None else torch_dtype(dtype)
     folder = resolve(component, profile)
 
     def load_folder():
@@ -189,6 +340,7 @@ def clear() -> None:
     with _cache_lock:
         _cache.clear()
         _key_locks.clear()
+    _probe_state.clear()
 
 
 def _first_line(exc: BaseException) -> str:

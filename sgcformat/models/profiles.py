@@ -2,14 +2,21 @@
 
 This table is the allow-list behind :data:`sgcformat.registry.PROFILES`: a file
 names a profile, and only the components listed here can ever be loaded for it.
-Hub components are pinned to a revision where one could be verified; a component
-whose revision is ``None`` follows the hub's ``main`` branch until one is pinned
-(``sgc models list`` shows which).
+Every hub component names a revision: a full commit hash where one is published,
+else a branch or ref (``refs/pr/1``) that ``sgc models pull`` resolves to a commit
+once and records in the lock file, so every later load uses exactly that commit.
+Hashes here were checked against public pins of other projects; none is invented.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+#: Where the CompVis semantic-synthesis checkpoint is published (not on the HF hub).
+LDM_URL = "https://ommer-lab.com/files/latent-diffusion/semantic_synthesis.zip"
 
 
 @dataclass(frozen=True)
@@ -18,21 +25,28 @@ class Component:
 
     ``name`` is the stable key used for local overrides (``$SGC_MODEL_DIR/<name>``)
     and in messages. ``kind`` selects the loader in :mod:`sgcformat.models.loading`.
-    ``files`` are the glob patterns ``sgc models pull`` fetches (safetensors and configs only).
+    ``files`` are the glob patterns ``sgc models pull`` fetches (safetensors and configs only);
+    each must match at least one file of the repo at ``revision``. ``revision`` is a full
+    commit hash, or a ref that the pull resolves and locks.
     """
 
     name: str
     kind: str
     repo: str | None
-    revision: str | None = None
+    revision: str = "main"
     files: tuple[str, ...] = ()
     description: str = ""
+
+    @property
+    def pinned(self) -> bool:
+        """Whether ``revision`` is a full commit hash (else it is resolved at pull and locked)."""
+        return bool(_COMMIT.fullmatch(self.revision))
 
     @property
     def source(self) -> str:
         if self.repo is None:
             return "local only (convert with `sgc models convert-ldm`)"
-        return f"{self.repo}@{self.revision or 'main (unpinned)'}"
+        return f"{self.repo}@{self.revision}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class ModelProfile:
     size_multiple: int
     extra: dict = field(default_factory=dict, compare=False)
     fast: Component | None = None
+    #: Decoder precision on accelerators when none is asked for (the CPU always defaults to fp32).
+    accelerator_dtype: str = "fp32"
 
     @property
     def components(self) -> tuple[Component, ...]:
@@ -57,9 +73,10 @@ class ModelProfile:
         return (*self.decoder, self.segmenter, *optional)
 
     def fetch_command(self, component: Component) -> str:
-        """The command a user runs to get ``component``."""
+        """How a user gets ``component``: the pull command, or where the LDM zip comes from."""
         if component.repo is None:
-            return "sgc models convert-ldm semantic_synthesis.zip"
+            return (f"download {LDM_URL} (the CompVis latent-diffusion release), "
+                    "then sgc models convert-ldm semantic_synthesis.zip")
         return f"sgc models pull {self.name}"
 
 
@@ -93,6 +110,7 @@ CONTROLNET_SEG = Component(
     name="controlnet-seg",
     kind="controlnet",
     repo="lllyasviel/control_v11p_sd15_seg",
+    revision="210682041b41097834006a910b8773f423343900",
     files=("config.json", "diffusion_pytorch_model.safetensors"),
     description="ControlNet 1.1 segmentation (ADE20K palette)",
 )
@@ -110,6 +128,8 @@ UPERNET_ADE = Component(
     name="upernet-convnext-small",
     kind="upernet",
     repo="openmmlab/upernet-convnext-small",
+    # main has only pytorch_model.bin; the hub's safetensors conversion PR has model.safetensors.
+    revision="refs/pr/1",
     files=("config.json", "preprocessor_config.json", "model.safetensors"),
     description="UperNet ConvNeXt-S, ADE20K-150 segmenter",
 )
@@ -118,6 +138,7 @@ MASKFORMER_COCO = Component(
     name="maskformer-coco-stuff",
     kind="maskformer",
     repo="facebook/maskformer-resnet101-coco-stuff",
+    revision="main",  # no published commit found: resolved at pull, locked
     files=("config.json", "preprocessor_config.json", "model.safetensors"),
     description="MaskFormer R101, COCO-Stuff (171 used classes mapped onto the 182 ids by name)",
 )
@@ -135,6 +156,8 @@ PROFILES: dict[str, ModelProfile] = {
             strength=0.7,
             guidance_scale=2.0,
             size_multiple=16,
+            # Trained and sampled in fp32 (CompVis' GroupNorm32 upcasts); halves change its output.
+            accelerator_dtype="fp32",
             extra={"eta": 0.0},
         ),
         ModelProfile(
@@ -146,6 +169,8 @@ PROFILES: dict[str, ModelProfile] = {
             strength=0.8,
             guidance_scale=7.0,
             size_multiple=8,
+            # SD 1.5 is run in half precision by its reference scripts (autocast) and diffusers' docs.
+            accelerator_dtype="fp16",
             extra={
                 "controlnet_conditioning_scale": 1.0,
                 "negative_prompt": "blurry, low quality, distorted, watermark, text",
