@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, requires
 from pathlib import Path
+
+import numpy as np
 
 from . import container, registry
 from .errors import SgcError
@@ -48,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--bpp", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="device for the segmentation network")
-    p.set_defaults(func=cmd_encode)
+    p.set_defaults(func=cmd_encode, extra="models")
 
     p = sub.add_parser("decode", help="decode .sgc to an image")
     p.add_argument("file", type=Path)
@@ -62,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder precision (default: the profile's accurate one; fp32 for the LDM)")
     p.add_argument("--batch-seeds", type=_size, default=1, metavar="K",
                    help="decode K seeds (seed, seed+1, ...) to OUTPUT-seedN.png")
-    p.set_defaults(func=cmd_decode)
+    p.set_defaults(func=cmd_decode, extra="models")
 
     p = sub.add_parser("info", help="describe an .sgc file")
     p.add_argument("file", type=Path)
@@ -70,12 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     for ep in entry_points(group="sgcformat.cli"):
+        extra = ep.extras[0] if ep.extras else ep.name
         try:
-            add_parser = ep.load()
-        except ImportError:  # that part of the distribution is not installed
+            ep.load()(sub)
+        except ImportError as exc:  # that part of the distribution is not installed
+            _add_missing(sub, ep.name, extra, exc)
             continue
-        add_parser(sub)
+        if ep.name in sub.choices:
+            sub.choices[ep.name].set_defaults(extra=extra)
     return parser
+
+
+def _add_missing(sub, name: str, extra: str, exc: ImportError) -> None:
+    """A stand-in for a subcommand whose module cannot be imported: it takes any arguments
+    and fails with the install hint, so ``sgc NAME`` never reads "invalid choice"."""
+    p = sub.add_parser(name, help=f"(needs pip install 'sgcformat[{extra}]')", add_help=False)
+    p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+    p.set_defaults(func=_raise(exc), extra=extra, takes_any=True)
+
+
+def _raise(exc: ImportError):
+    def func(args: argparse.Namespace) -> int:
+        raise exc
+
+    return func
 
 
 def _version() -> str:
@@ -87,15 +108,19 @@ def _version() -> str:
 def cmd_encode(args: argparse.Namespace) -> int:
     from .codec import encode
 
+    profile, note = args.profile, ""
+    if profile is None and args.labels is None and args.vocab is None:
+        profile = registry.DEFAULT_PROFILE_FOR_VOCAB[registry.DEFAULT_VOCAB]
+        note = f", profile {profile} (the default; --profile picks another)"
     sgc = encode(
-        args.image, labels=args.labels, vocab=args.vocab, profile=args.profile,
+        args.image, labels=args.labels, vocab=args.vocab, profile=profile,
         target_bytes=args.target_bytes, bpp=args.bpp, label_size=args.label_size,
         color_size=args.color_size, color_quality=args.color_quality, seed=args.seed,
         device=args.device,
     )
     data = sgc.to_bytes()
     container.write(args.output, data)
-    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (sgc.width * sgc.height):.4f} bpp")
+    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (sgc.width * sgc.height):.4f} bpp{note}")
     return 0
 
 
@@ -157,11 +182,16 @@ def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
         "label_size": list(sgc.label_size),
         "color_size": list(sgc.color_size),
         "color_quality": sgc.color_quality,
-        "classes": sgc.class_names,
+        "classes": _present_display_names(sgc),
         "bytes": nbytes,
         "bpp": 8 * nbytes / (sgc.width * sgc.height),
         "chunks": sgc.chunk_table(),
     }
+
+
+def _present_display_names(sgc: container.SgcFile) -> list[str]:
+    names = registry.vocabulary(sgc.vocab).display_names
+    return [names[i] for i in np.unique(sgc.label_map)]
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -180,14 +210,35 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extra_providing(module: str, default: str) -> str:
+    """The extra whose requirements include ``module``: the command's own when it does (scipy is
+    in two), else the first that does, else the command's."""
+    top = module.split(".")[0].lower()
+    extras = []
+    for requirement in requires("sgcformat") or []:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)", requirement)
+        if name and extra and name.group().lower().replace("-", "_") == top:
+            extras.append(extra.group(1))
+    return default if default in extras or not extras else extras[0]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "takes_any", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("sgc: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # an optional part of the distribution is not installed
+        missing = getattr(exc, "name", None) or "an optional package"
+        extra = _extra_providing(missing, getattr(args, "extra", None) or args.command)
+        print(f"sgc: error: sgc {args.command} needs {missing}, which is not installed: "
+              f"pip install 'sgcformat[{extra}]'", file=sys.stderr)
+        return EXIT_ERROR
     except (SgcError, OSError, ValueError) as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, FileNotFoundError):

@@ -35,12 +35,25 @@ class Vocabulary:
     png_unlabeled: tuple[int, ...] = ()
     description: str = ""
 
+    def _names_file(self, suffix: str) -> tuple[str, ...]:
+        text = resources.files("sgcformat").joinpath(f"data/vocab/{self.name}{suffix}").read_text()
+        names = tuple(line.strip() for line in text.splitlines() if line.strip())
+        assert len(names) == self.size, (self.name, suffix, len(names))
+        return names
+
     @cached_property
     def class_names(self) -> tuple[str, ...]:
-        text = resources.files("sgcformat").joinpath(f"data/vocab/{self.name}.txt").read_text()
-        names = tuple(line.strip() for line in text.splitlines() if line.strip())
-        assert len(names) == self.size, (self.name, len(names))
-        return names
+        return self._names_file(".txt")
+
+    @cached_property
+    def display_names(self) -> tuple[str, ...]:
+        """One short name per class, for prompts, legends and ``sgc info``.
+
+        ``class_names`` keep the datasets' synonym lists, which cannot be split back
+        (ADE20K's use ``;`` inside names too); these are the datasets' own short names
+        (mmseg's ``CLASSES`` for ADE20K).
+        """
+        return self._names_file(".display.txt")
 
     def labels_from_png(self, values: np.ndarray) -> np.ndarray:
         """Map a label PNG's pixel values to class ids; unlabeled pixels become ``-1``.
@@ -102,6 +115,9 @@ PROFILES: dict[str, ProfileEntry] = {
         ProfileEntry(2, "sd15-controlnet-seg", "ade20k-150", "Stable Diffusion 1.5 + ControlNet seg"),
     )
 }
+
+#: The vocabulary (and so, below, the profile) of an encode that names neither.
+DEFAULT_VOCAB = "coco-stuff-182"
 
 #: The profile a vocabulary gets when the caller names none.
 DEFAULT_PROFILE_FOR_VOCAB = {

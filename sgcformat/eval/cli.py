@@ -37,6 +37,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # The eval extra's packages, imported first so that a core install fails before any work
+    # (the CLI turns the ImportError into its one-line install hint).
+    import matplotlib  # noqa: F401
+    import tqdm  # noqa: F401
+
     from . import report, run
     from .metrics import CLIP_MODEL
 

@@ -45,11 +45,11 @@ def control_image(labels: np.ndarray, size: tuple[int, int]) -> Image.Image:
 
 
 def build_prompt(labels: np.ndarray, vocab: str, max_classes: int) -> str:
-    """"a photo of sky, building, tree": present classes by decreasing area, first synonym each."""
-    names = vocabulary(vocab).class_names
+    """"a photo of sky, building, tree": present classes by decreasing area, by display name."""
+    names = vocabulary(vocab).display_names
     counts = np.bincount(np.asarray(labels).ravel().astype(np.int64), minlength=len(names))
     order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0][:max_classes]
-    return "a photo of " + ", ".join(names[i].split(";")[0].strip() for i in order)
+    return "a photo of " + ", ".join(names[i] for i in order)
 
 
 def pipeline(profile: ModelProfile, device: str, *, fast: bool = False, dtype: str = "fp32"):
