@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from . import maps, registry
 from .coding import colors, labels
@@ -21,17 +21,24 @@ from .errors import BudgetError, MapShapeError
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
+ORIENTATION_TAG = 0x0112
+
 #: Aspect ratios of image and label map may differ by this much (resizing rounds sizes).
 ASPECT_TOLERANCE = 0.02
 
 
 def to_rgb(image: ImageLike) -> Image.Image:
-    """Any Pillow mode, array or path → 8-bit RGB (16-bit and float data are rescaled, not clipped)."""
+    """Any Pillow mode, array or path → 8-bit RGB (16-bit and float data are rescaled, not clipped).
+
+    An EXIF Orientation tag is applied first: maps are stored upright, as viewers show the photo.
+    """
     if isinstance(image, (str, os.PathLike)):
         with Image.open(image) as im:
             return to_rgb(im.copy())
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
+    if image.getexif().get(ORIENTATION_TAG, 1) != 1:
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
