@@ -105,7 +105,7 @@ def test_non_minimal_varint_rejected():
 @pytest.mark.parametrize(
     ("data", "error"),
     [(b"", BadSignatureError), (b"S", TruncatedFileError), (b"SGC", TruncatedFileError),
-     (b"PNG\x01rest", BadSignatureError), (b"SGC\x02" + bytes(20), UnsupportedVersionError),
+     (b"PNG\x01rest", BadSignatureError), (b"SGC\x03" + bytes(20), UnsupportedVersionError),
      (b"\x89PNG\r\n\x1a\n", BadSignatureError)],
 )
 def test_signature_and_version(data, error):
@@ -159,7 +159,7 @@ def test_field_semantics(changes, message):
 
 def test_unknown_vocabulary_id_rejected():
     data = bytearray(build(sample()))
-    data[8] = 0xF0 | (data[8] & 0x0F)  # vocab id 15
+    data[8] = 0xE0 | (data[8] & 0x0F)  # vocab id 14
     with pytest.raises(InvalidFieldError, match="vocabulary"):
         parse(with_crc(bytes(data[:-2])))
 
