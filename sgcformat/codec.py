@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 
 from . import maps, registry
 from .coding import colors, labels
-from .container import MAX_GRID, SgcFile, build, grid_size
+from .chunks import vocab_payload
+from .container import MAX_GRID, ChunkType, SgcFile, build, grid_size
 from .errors import BudgetError, MapShapeError
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
@@ -102,7 +103,8 @@ class _Encoder:
     def __init__(self, rgb: Image.Image, ids: np.ndarray, vocab: str, profile: str):
         self.rgb, self.ids, self.vocab, self.profile = rgb, ids, vocab, profile
         self.size = rgb.size
-        self.vocab_name = registry.vocabulary(vocab).name  # the label coder's prior follows it
+        # the label coder's prior follows a registry name; a custom vocabulary is a bare size
+        self.vocab_name = registry.vocabulary(vocab).label_coder_key
         self._labels = cache(self._code_labels)
         self._colors = cache(self._code_colors)
 
@@ -116,7 +118,8 @@ class _Encoder:
 
     def file(self, s: Settings, chunks=()) -> SgcFile:
         return SgcFile(
-            width=self.size[0], height=self.size[1], vocab=self.vocab, profile=self.profile,
+            width=self.size[0], height=self.size[1], vocab=registry.vocabulary(self.vocab).name,
+            profile=self.profile,
             label_grid=s.label_grid, color_grid=s.color_grid, color_quality=s.color_quality,
             label_data=self._labels(s.label_grid),
             color_data=self._colors(s.color_grid, s.color_quality),
@@ -193,7 +196,7 @@ def encode(
     image: ImageLike,
     *,
     labels: ImageLike | None = None,
-    vocab: str | None = None,
+    vocab: str | registry.Vocabulary | None = None,
     profile: str | None = None,
     target_bytes: int | None = None,
     bpp: float | None = None,
@@ -211,7 +214,8 @@ def encode(
         labels: its label map in ``vocab``'s PNG encoding (see :mod:`sgcformat.registry`), at
             the image's resolution or any resolution with the same aspect ratio. Without it,
             the profile's segmentation network runs (needs the ``models`` extra and weights).
-        vocab: vocabulary of ``labels``; defaults to the profile's.
+        vocab: vocabulary of ``labels``; defaults to the profile's. A
+            :class:`~sgcformat.registry.CustomVocabulary` is stored in the file (VOCAB chunk).
         profile: decoder profile recorded in the file; defaults to the vocabulary's usual one.
         target_bytes / bpp: byte budget for the whole file; the finest grids and colour quality
             that fit are chosen (:class:`BudgetError` when even the coarsest does not fit).
@@ -242,7 +246,9 @@ def encode(
     check_aspect(rgb.size, (ids.shape[1], ids.shape[0]), "the label map")
 
     enc = _Encoder(rgb, ids, vocab, profile)
-    carrier = SgcFile(1, 1, vocab, profile, 1, 1, 0, b"", b"")
+    carrier = SgcFile(1, 1, registry.vocabulary(vocab).name, profile, 1, 1, 0, b"", b"")
+    if isinstance(vocab, registry.CustomVocabulary):
+        carrier = carrier.with_chunk(ChunkType.VOCAB, vocab_payload(vocab.class_names))
     for chunk in chunks:
         carrier = carrier.with_chunk(chunk.type, chunk.data)
     if seed is not None:

@@ -84,6 +84,48 @@ class Vocabulary:
             )
         return ids
 
+    @property
+    def label_coder_key(self) -> str | int:
+        """What :mod:`sgcformat.coding.labels` takes for this vocabulary: its name (a registry
+        vocabulary may have a class-presence prior), or for a custom one its bare size."""
+        return self.name
+
+
+#: Vocabulary id reserved for file-defined class lists (spec §9, VOCAB chunk §5.3).
+CUSTOM_VOCAB_ID = 15
+CUSTOM_VOCAB_NAME = "custom"
+
+
+@dataclass(frozen=True)
+class CustomVocabulary(Vocabulary):
+    """A class list no registry knows, carried by the file itself (vocabulary id 15).
+
+    Label PNGs hold class ids directly: value ``v`` (0..size-1) is class ``v``; 255 (8-bit,
+    up to 255 classes) or 65535 (16-bit) marks unlabeled pixels. Build with :meth:`from_names`.
+    """
+
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_names(cls, names) -> CustomVocabulary:
+        names = tuple(names)
+        unlabeled = 255 if len(names) <= 255 else 65535
+        return cls(CUSTOM_VOCAB_ID, CUSTOM_VOCAB_NAME, len(names), 0, (unlabeled,),
+                   "class list stored in the file", names)
+
+    @classmethod
+    def from_text(cls, text: str) -> CustomVocabulary:
+        """One class name per line (blank lines ignored), as ``sgc encode --vocab-file`` reads."""
+        return cls.from_names(line.strip() for line in text.splitlines() if line.strip())
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.names
+
+    @property
+    def label_coder_key(self) -> int:
+        return self.size
+
 
 VOCABULARIES: dict[str, Vocabulary] = {
     v.name: v
@@ -130,8 +172,10 @@ _VOCAB_BY_KEY = {key: v for v in VOCABULARIES.values() for key in (v.name, v.id)
 _PROFILE_BY_KEY = {key: p for p in PROFILES.values() for key in (p.name, p.id)}
 
 
-def vocabulary(name_or_id: str | int) -> Vocabulary:
-    """Look a vocabulary up by name or file id."""
+def vocabulary(name_or_id: str | int | Vocabulary) -> Vocabulary:
+    """Look a vocabulary up by name or file id (a :class:`Vocabulary` is returned as is)."""
+    if isinstance(name_or_id, Vocabulary):
+        return name_or_id
     if name_or_id in _VOCAB_BY_KEY:
         return _VOCAB_BY_KEY[name_or_id]
     kind = InvalidFieldError if isinstance(name_or_id, int) else VocabularyError
