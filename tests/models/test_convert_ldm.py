@@ -238,3 +238,75 @@ def test_pickles_with_code_are_refused_by_default(tmp_path):
     torch.save({"state_dict": {}, "hyper_parameters": argparse.Namespace(lr=1)}, path)
     with pytest.raises(ConversionError, match="trust-pickle"):
         load_checkpoint(path)
+
+
+def _ema_name(unet_key: str) -> str:
+    return "model_ema." + ("diffusion_model." + unet_key[len("model.diffusion_model."):]).replace(".", "")
+
+
+def test_ddim_sampler_buffers_are_skipped(checkpoint, tmp_path):
+    sd = dict(checkpoint)
+    for name in ("ddim_sigmas", "ddim_alphas", "ddim_alphas_prev", "ddim_sqrt_one_minus_alphas"):
+        sd[name] = torch.rand(200)
+    out = convert(sd, tmp_path / "ldm", num_heads=HEADS, image_size=64)
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    sd["ddim_surprise"] = torch.rand(200)  # anything else is still refused
+    with pytest.raises(ConversionError, match="ddim_surprise"):
+        convert(sd, tmp_path / "ldm2", num_heads=HEADS, image_size=64)
+
+
+def test_partial_ema_is_an_error_unless_no_ema(checkpoint, tmp_path):
+    from diffusers import UNet2DModel
+
+    sd = dict(checkpoint)
+    unet_keys = [k for k in checkpoint if k.startswith("model.diffusion_model.")]
+    for key in unet_keys[: len(unet_keys) // 2]:
+        sd[_ema_name(key)] = checkpoint[key] + 1
+    sd["model_ema.num_updates"] = torch.tensor(10)
+    with pytest.raises(ConversionError, match=f"{len(unet_keys) // 2} of {len(unet_keys)}.*--no-ema"):
+        convert(sd, tmp_path / "ldm", num_heads=HEADS, image_size=64)
+    out = convert(sd, tmp_path / "raw", num_heads=HEADS, image_size=64, use_ema=False)
+    unet = UNet2DModel.from_pretrained(out, subfolder="unet", use_safetensors=True)
+    assert torch.equal(unet.conv_out.bias, checkpoint["model.diffusion_model.out.2.bias"])
+
+
+def test_scale_factor_is_carried_into_the_vq_model_and_applied(checkpoint, tmp_path, monkeypatch):
+    from diffusers import DDIMScheduler
+
+    from sgcformat.models.ldm import LDMSemanticSynthesisPipeline
+
+    sd = dict(checkpoint, scale_factor=torch.tensor(0.5))
+    out = convert(sd, tmp_path / "ldm", num_heads=HEADS, image_size=64)
+    pipe = LDMSemanticSynthesisPipeline.from_pretrained(out, use_safetensors=True)
+    assert pipe.vqvae.config.scaling_factor == 0.5
+    assert isinstance(pipe.scheduler, DDIMScheduler)
+    pipe.set_progress_bar_config(disable=True)
+
+    color = torch.rand(1, 3, 64, 64) * 2 - 1
+    seen = {}
+    add_noise, decode = pipe.scheduler.add_noise, pipe.vqvae.decode
+
+    def recording_add_noise(x0, noise, timesteps):
+        seen["x0"] = x0
+        return add_noise(x0, noise, timesteps)
+
+    def recording_decode(z):
+        seen["decoded"] = z
+        return decode(z)
+
+    monkeypatch.setattr(pipe.scheduler, "add_noise", recording_add_noise)
+    monkeypatch.setattr(pipe.vqvae, "decode", recording_decode)
+    pipe(torch.zeros(1, 64, 64, dtype=torch.long), color, strength=0.5, num_inference_steps=4,
+         guidance_scale=1.0, output_type="pt",
+         callback_on_step_end=lambda p, i, t, kw: seen.__setitem__("last", kw["latents"]))
+    with torch.no_grad():
+        unscaled = pipe.vqvae.encode(color).latents
+    assert torch.allclose(seen["x0"], 0.5 * unscaled)  # CompVis: z = scale_factor * encode(x)
+    assert torch.allclose(seen["decoded"], seen["last"] / 0.5)  # and decode(z / scale_factor)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_unusable_scale_factor_is_refused(checkpoint, tmp_path, bad):
+    with pytest.raises(ConversionError, match="scale_factor"):
+        convert(dict(checkpoint, scale_factor=torch.tensor(bad)), tmp_path / "x", num_heads=HEADS,
+                image_size=64)

@@ -155,3 +155,74 @@ def test_generation_size_keeps_aspect_and_multiples():
     assert generation_size((512, 768), 512, 8) == (344, 512)
     assert generation_size((512, 512), 512, 16) == (512, 512)
     assert generation_size((4000, 10), 512, 16) == (512, 16)
+
+
+def test_fast_mode_fuses_a_lora_that_changes_the_unet(tiny_models):
+    """The tiny LCM-LoRA is not a no-op, so a LoRA that fails to load or fuse shows."""
+    from diffusers import LCMScheduler, StableDiffusionPipeline
+    from safetensors.torch import load_file
+
+    from sgcformat.models import controlnet, loading
+    from sgcformat.models.profiles import PROFILES as MODEL_PROFILES
+
+    profile = MODEL_PROFILES["sd15-controlnet-seg"]
+    lora_path = loading.load(profile.fast, profile, "cpu")
+    ups = [v for k, v in load_file(lora_path).items() if "lora_B" in k or "lora.up" in k]
+    assert ups and all(float(v.abs().max()) > 0 for v in ups)
+
+    base = loading.load(profile.decoder[0], profile, "cpu")["unet"]
+    fused = controlnet.pipeline(profile, "cpu", fast=True).unet
+    parts = loading.load_sd15(loading.resolve(profile.decoder[0], profile), "cpu", torch.float32)
+    unfused = StableDiffusionPipeline(
+        vae=parts["vae"], text_encoder=parts["text_encoder"], tokenizer=parts["tokenizer"],
+        unet=parts["unet"], scheduler=LCMScheduler.from_config(parts["scheduler_config"]),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    with torch.inference_mode(False):
+        unfused.load_lora_weights(str(lora_path.parent), weight_name=lora_path.name)
+    g = torch.Generator().manual_seed(0)
+    x, emb = torch.randn(1, 4, 32, 32, generator=g), torch.randn(1, 77, 32, generator=g)
+    t = torch.tensor([500])
+    with torch.no_grad():
+        out_base, out_fused, out_lora = (u(x, t, encoder_hidden_states=emb).sample
+                                         for u in (base, fused, unfused.unet))
+    assert (out_fused - out_base).abs().max() > 1e-2 * out_base.abs().max()
+    assert torch.allclose(out_fused, out_lora, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_dtype_option_loads_that_precision(tiny_models, sgc_files, profile):
+    from sgcformat.models import loading
+    from sgcformat.models.profiles import PROFILES as MODEL_PROFILES
+
+    sgc = sgc_files[profile]
+    fp32 = generate(sgc, steps=STEPS, use_cache=False)
+    bf16 = generate(sgc, steps=STEPS, use_cache=False, dtype="bf16")
+    assert bf16.size == fp32.size and not np.array_equal(_pixels(bf16), _pixels(fp32))
+    entry = MODEL_PROFILES[profile]
+    parts = loading.load(entry.decoder[0], entry, "cpu", "bf16")
+    unet = parts.unet if profile == "ldm-semantic-512" else parts["unet"]
+    assert unet.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown dtype"):
+        generate(sgc, steps=STEPS, use_cache=False, dtype="fp8")
+
+
+def test_default_dtype_is_the_accurate_one():
+    from sgcformat.models.loading import decoder_dtype
+    from sgcformat.models.profiles import PROFILES as MODEL_PROFILES
+
+    ldm, sd = MODEL_PROFILES["ldm-semantic-512"], MODEL_PROFILES["sd15-controlnet-seg"]
+    assert [decoder_dtype(ldm, d) for d in ("cpu", "cuda", "mps")] == ["fp32"] * 3
+    assert [decoder_dtype(sd, d) for d in ("cpu", "cuda:1")] == ["fp32", "fp16"]
+    assert decoder_dtype(ldm, "cuda", "bf16") == "bf16"
+
+
+def test_cli_decode_dtype(tiny_models, sgc_files, tmp_path):
+    from sgcformat.cli import main
+
+    path = tmp_path / "x.sgc"
+    path.write_bytes(sgc_files["ldm-semantic-512"].to_bytes())
+    assert main(["decode", str(path), "-o", str(tmp_path / "x.png"), "--steps", "4", "--dtype", "bf16"]) == 0
+    assert Image.open(tmp_path / "x.png").size == sgc_files["ldm-semantic-512"].size
+    with pytest.raises(SystemExit):
+        main(["decode", str(path), "-o", str(tmp_path / "y.png"), "--dtype", "fp64"])
