@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     window = MainWindow(generative_thumbnails=not args.no_generative_thumbnails,
                         decode_steps=args.steps)
     window.show()
-    window.open_paths(args.paths or ["."])
+    window.open_paths(args.paths or [window.settings.last_folder() or "."])
     return app.exec()
 
 

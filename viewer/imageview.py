@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import (
     QFrame,
@@ -157,6 +157,7 @@ class ImageView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit:
             self._apply_zoom(self.fit_zoom())
+            self.centerOn(self._item.boundingRect().center())
 
     def _user_moved(self) -> None:
         if not self._syncing:
@@ -237,6 +238,11 @@ class CompareView(QWidget):
     def fit(self) -> None:
         for view in self.views:
             view.fit()
+
+    def fit_when_laid_out(self) -> None:
+        """Fit now and again once the new cells have their final size (they have none yet)."""
+        self.fit()
+        QTimer.singleShot(0, self.fit)
 
     def actual_size(self) -> None:
         if self.views:

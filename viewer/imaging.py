@@ -68,17 +68,34 @@ def to_pil(image: QImage) -> Image.Image:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_thumbnail(path: str | Path, size: int) -> QImage:
-    """A thumbnail that fits ``size``×``size``; for ``.sgc`` files the weight-free preview.
+class EmptyFileError(OSError):
+    """A 0-byte file: says so, instead of a format's "bad signature"."""
 
-    The explicit draft makes the SGC plugin render its preview straight at thumbnail
-    size (no model) and JPEG decode at reduced scale. ``thumbnail()`` alone skips the
-    draft for pictures already smaller than ``size`` — and would then run the model.
+
+def check_not_empty(path: str | Path) -> None:
+    if Path(path).stat().st_size == 0:
+        raise EmptyFileError("empty file (0 bytes)")
+
+
+def thumbnail_pil(path: str | Path, size: int) -> tuple[Image.Image, tuple[int, int]]:
+    """A PIL thumbnail that fits ``size``×``size`` and the picture's full size.
+
+    For ``.sgc`` files it is the weight-free preview: the explicit draft makes the
+    plugin render it straight at thumbnail size (no model) and JPEG decode at reduced
+    scale. ``thumbnail()`` alone skips the draft for pictures already smaller than
+    ``size`` — and would then run the model.
     """
     with Image.open(path) as im:
+        full = im.size
         im.draft("RGB", (size, size))
         im.thumbnail((size, size))
-        return to_qimage(im)
+        return im.copy() if im.mode in ("RGB", "RGBA") else im.convert("RGB"), full
+
+
+def load_thumbnail(path: str | Path, size: int, with_size: bool = False):
+    """:func:`thumbnail_pil` as a QImage (and the full size when ``with_size``)."""
+    im, full = thumbnail_pil(path, size)
+    return (to_qimage(im), full) if with_size else to_qimage(im)
 
 
 def load_full_preview(path: str | Path) -> QImage:
@@ -136,13 +153,27 @@ def label_map_image(label_map: np.ndarray, vocab: str) -> QImage:
     return array_to_qimage(class_palette(vocab)[label_map])
 
 
+def display_names(vocab: str) -> tuple[str, ...]:
+    """Short class names for legends: the registry's display names where it has them."""
+    entry = sgcformat.VOCABULARIES[vocab]
+    try:
+        return entry.display_names
+    except (AttributeError, FileNotFoundError):  # registries without display names
+        return entry.class_names
+
+
 def classes_present(label_map: np.ndarray, vocab: str) -> list[tuple[int, str, float]]:
     """``(class id, name, share of the map)`` for every class in the map, largest first."""
-    names = sgcformat.VOCABULARIES[vocab].class_names
+    names = display_names(vocab)
     ids, counts = np.unique(label_map, return_counts=True)
     order = np.argsort(-counts, kind="stable")
     total = label_map.size
     return [(int(ids[i]), names[int(ids[i])], counts[i] / total) for i in order]
+
+
+def format_share(share: float) -> str:
+    """A class's share of the map; a class that is there never reads "0 %"."""
+    return "<1 %" if share < 0.005 else f"{share:.0%}".replace("%", " %")
 
 
 # --- export ---------------------------------------------------------------------------------

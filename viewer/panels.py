@@ -1,4 +1,4 @@
-"""Side and bottom panels of the large view: metadata, class legend, seed strip."""
+"""Side and bottom panels of the large view: metadata, class legend, seed box and strip."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QIcon, QImage, QPixmap
+from PyQt6.QtCore import QEvent, QRegularExpression, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QIcon, QImage, QPixmap, QRegularExpressionValidator
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -22,6 +23,9 @@ from PyQt6.QtWidgets import (
 import sgcformat
 
 from . import imaging
+
+#: Seeds are unsigned 32-bit (spec §5): 0 … 2³²−1.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -47,6 +51,7 @@ class FileInfo:
     def load(cls, path: str | Path) -> FileInfo:
         """Header, maps and byte count; raises what the reader raises for a bad file."""
         path = Path(path)
+        imaging.check_not_empty(path)
         size = path.stat().st_size
         if imaging.is_sgc(path):
             sgc = sgcformat.read(path)
@@ -66,7 +71,8 @@ class MetadataPanel(QWidget):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self._fields: dict[str, QLabel] = {}
-        for key in ("File", "Size", "File bytes", "bpp", "Profile", "Vocabulary", "Stored seed",
+        for key in ("File", "Format", "Size", "File bytes", "bpp", "Profile", "Vocabulary",
+                    "Stored seed",
                     "Shown", "Decode time"):
             label = QLabel("–")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -95,8 +101,8 @@ class MetadataPanel(QWidget):
         self._fields["Size"].setText(f"{info.width} × {info.height}")
         self._fields["File bytes"].setText(f"{info.file_bytes:,}")
         self._fields["bpp"].setText(f"{info.bpp:.4f}")
-        if info.profile is None:
-            self._fields["Profile"].setText(info.format)
+        self._fields["Format"].setText(info.format)
+        if info.profile is None:  # an ordinary image: no profile, vocabulary or seed
             return
         self._fields["Profile"].setText(info.profile)
         self._fields["Vocabulary"].setText(info.vocab)
@@ -104,7 +110,8 @@ class MetadataPanel(QWidget):
                                             else str(info.stored_seed))
         palette = imaging.class_palette(info.vocab)
         for class_id, name, share in imaging.classes_present(info.label_map, info.vocab):
-            item = QListWidgetItem(_swatch(palette[class_id]), f"{name}  {share:.0%}")
+            item = QListWidgetItem(_swatch(palette[class_id]),
+                                   f"{name}  {imaging.format_share(share)}")
             item.setData(Qt.ItemDataRole.UserRole, class_id)
             self.legend.addItem(item)
 
@@ -124,13 +131,57 @@ def _swatch(rgb) -> QIcon:
     return QIcon(pixmap)
 
 
+class SeedEdit(QLineEdit):
+    """The typed seed: any of 0 … 2³²−1 (a ``QSpinBox`` stops at 2³¹−1).
+
+    Letters are not seeds, so the window's one-letter shortcuts (K, R, …) still work
+    while the box has focus; *Enter* emits ``seedEntered``.
+    """
+
+    seedEntered = pyqtSignal(object)  # int; ``object`` because a Qt int is 32-bit signed
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}"), self))
+        self.setPlaceholderText("seed")
+        self.setToolTip(f"Seed to decode: 0 … {MAX_SEED} (Enter decodes it)")
+        self.setMaximumWidth(self.fontMetrics().horizontalAdvance("0" * 14))
+        self.returnPressed.connect(self._entered)
+
+    def value(self) -> int | None:
+        """The typed seed, or ``None`` when the box is empty or out of range."""
+        text = self.text()
+        return int(text) if text and int(text) <= MAX_SEED else None
+
+    def set_value(self, seed: int) -> None:
+        self.setText(str(seed))
+
+    def _entered(self) -> None:
+        seed = self.value()
+        if seed is not None:
+            self.seedEntered.emit(seed)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and _is_letter_key(event):
+            event.ignore()  # not ours: let the window's shortcut have it
+            return True
+        return super().event(event)
+
+
+def _is_letter_key(event) -> bool:
+    text = event.text()
+    plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier,
+                                  Qt.KeyboardModifier.ShiftModifier)
+    return plain and len(text) == 1 and text.isprintable() and not text.isdigit()
+
+
 class SeedStrip(QListWidget):
     """The samples decoded so far for the current file, seed under each.
 
     Clicking one shows it; selecting 2–4 and pressing *Compare* puts them side by side.
     """
 
-    seedActivated = pyqtSignal(int)
+    seedActivated = pyqtSignal(object)  # int: seeds go up to 2³²−1, past a Qt int
 
     SeedRole = Qt.ItemDataRole.UserRole
     ImageRole = Qt.ItemDataRole.UserRole + 1

@@ -1,9 +1,12 @@
-"""The folder browser: a thumbnail model that fills in two passes, and its grid view.
+"""The folder browser's model: files with thumbnails that fill in two passes.
 
 Pass one renders the weight-free preview of every file in a thread pool (visible
 items first) — a screenful appears at once. Pass two replaces ``.sgc`` previews
 with generative thumbnails from the decode worker, visible items first; the
 decoder's disk cache makes the second visit to a folder instant.
+
+The model also sorts and filters its rows itself (instead of a proxy model), so a
+row number means the same thing to the grid, the navigation keys and the tests.
 """
 
 from __future__ import annotations
@@ -18,15 +21,12 @@ from PyQt6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QObject,
-    QPoint,
-    QSize,
     Qt,
     QThreadPool,
     QTimer,
     pyqtSignal,
 )
-from PyQt6.QtGui import QColor, QImage, QPixmap
-from PyQt6.QtWidgets import QAbstractItemView, QListView
+from PyQt6.QtGui import QImage
 
 import sgcformat
 
@@ -45,20 +45,52 @@ PathRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
 MessageRole = Qt.ItemDataRole.UserRole + 3
 
+#: Sort keys the browser offers, with their menu names.
+SORT_KEYS = {"name": "Name", "date": "Date", "size": "File size", "bpp": "bpp",
+             "vocab": "Vocabulary"}
+
 
 @dataclass
 class _Entry:
     path: Path
     state: ThumbState = ThumbState.PENDING
     image: QImage | None = None
-    pixmap: QPixmap | None = None
+    #: The weight-free preview, kept when a generative thumbnail replaces it.
+    preview: QImage | None = None
     message: str = ""
     profile: str | None = None
+    vocab: str | None = None
+    width: int = 0
+    height: int = 0
+    file_bytes: int = 0
+    mtime: float = 0.0
+
+    def stat(self) -> None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return
+        self.file_bytes, self.mtime = st.st_size, st.st_mtime
+
+    def sort_key(self, key: str) -> tuple:
+        """Comparable for every entry: files whose value is unknown (yet) sort last."""
+        name = (self.path.name.lower(), self.path.name)
+        if key == "date":
+            return (0, self.mtime, name)
+        if key == "size":
+            return (0, self.file_bytes, name)
+        if key == "bpp":
+            known = self.width > 0 and self.height > 0
+            return (0, 8 * self.file_bytes / (self.width * self.height), name) if known \
+                else (1, 0.0, name)
+        if key == "vocab":
+            return (0, self.vocab, name) if self.vocab else (1, "", name)
+        return (0, 0, name)
 
 
 class _PreviewSignals(QObject):
-    # generation, path, image (null on error), profile ("" when not SGC), error message
-    done = pyqtSignal(int, str, QImage, str, str)
+    # generation, path, image (null on error), header (profile, vocab, width, height), error
+    done = pyqtSignal(int, str, QImage, object, str)
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -79,12 +111,17 @@ class ThumbnailModel(QAbstractListModel):
                  pool: QThreadPool | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.thumbnail_size = thumbnail_size
+        #: Thumbnails are rendered at ``thumbnail_size × device_pixel_ratio`` pixels.
+        self.device_pixel_ratio = 1.0
         self.generative = worker is not None
         self._worker = worker
         self._pool = pool or QThreadPool.globalInstance()
-        self._entries: list[_Entry] = []
+        self._all: dict[str, _Entry] = {}  # every file, shown or filtered out
+        self._entries: list[_Entry] = []  # the rows, filtered and sorted
         self._rows: dict[str, int] = {}
+        self._sort, self._descending, self._filter = "name", False, ""
         self._generation = 0
+        self._closed = False
         #: Rows on screen (None until the view reports them) and generative work held back
         #: until their previews are in: importing torch and loading a model would otherwise
         #: compete with the first screen of previews for the GIL.
@@ -92,9 +129,11 @@ class ThumbnailModel(QAbstractListModel):
         self._generative_backlog: list[str] = []
         self._claimed: set[tuple[int, str]] = set()
         self._claim_lock = threading.Lock()
-        self._signals = _PreviewSignals()
+        self._signals = _PreviewSignals(self)  # a child: lives exactly as long as the model
         self._signals.done.connect(self._on_preview)
-        self._placeholder = _solid_pixmap(thumbnail_size, QColor(60, 60, 64))
+        # Sorting by bpp or vocabulary needs headers that arrive with the previews.
+        self._resort_timer = QTimer(self, singleShot=True, interval=250)
+        self._resort_timer.timeout.connect(self._reorder)
         if worker is not None:
             worker.thumbnailReady.connect(self._on_generative)
             worker.thumbnailFailed.connect(self._on_generative_failed)
@@ -104,22 +143,59 @@ class ThumbnailModel(QAbstractListModel):
 
     def set_paths(self, paths: list[Path]) -> None:
         """Show ``paths``; work queued for the previous contents is dropped."""
-        self._generation += 1
-        self._pool.clear()
+        self._new_generation()
         if self._worker is not None:
             self._worker.set_thumbnails([])
         self.beginResetModel()
-        self._entries = [_Entry(Path(p)) for p in paths]
-        self._rows = {str(e.path): i for i, e in enumerate(self._entries)}
+        self._all = {}
+        for p in paths:
+            entry = _Entry(Path(p))
+            entry.stat()
+            self._all[str(entry.path)] = entry
+        self._entries = self._ordered()
+        self._index_rows()
         self._visible, self._generative_backlog = None, []
-        with self._claim_lock:
-            self._claimed.clear()
         self.endResetModel()
-        for entry in self._entries:
+        for entry in self._all.values():
             self._start_preview(entry.path, priority=0)
 
+    def add_paths(self, paths: list[Path]) -> None:
+        """New files (e.g. found by the folder watcher): inserted where the sort puts them."""
+        new = [_Entry(Path(p)) for p in paths if str(p) not in self._all]
+        for entry in new:
+            entry.stat()
+            self._all[str(entry.path)] = entry
+        order = self._ordered()
+        shown = {id(e) for e in order}
+        for row in sorted(i for i, e in enumerate(order) if id(e) in {id(n) for n in new}):
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._entries.insert(row, order[row])
+            self.endInsertRows()
+        self._index_rows()
+        for entry in new:
+            if id(entry) in shown:
+                self._start_preview(entry.path, priority=10)
+
+    def remove_paths(self, paths: list[Path]) -> None:
+        """Forget files (deleted, moved to the trash, renamed away)."""
+        for p in paths:
+            self._all.pop(str(p), None)
+            row = self._rows.get(str(p))
+            if row is not None:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._entries[row]
+                self._index_rows()
+                self.endRemoveRows()
+        if self._worker is not None:
+            self._worker.set_thumbnails(p for p in self._worker_queue() if p in self._all)
+
     def paths(self) -> list[Path]:
+        """The rows' files, in the order shown."""
         return [e.path for e in self._entries]
+
+    def all_paths(self) -> list[Path]:
+        """Every file, including those the filter hides."""
+        return [e.path for e in self._all.values()]
 
     def path(self, row: int) -> Path:
         return self._entries[row].path
@@ -134,7 +210,7 @@ class ThumbnailModel(QAbstractListModel):
         return self._entries[row].image
 
     def set_generative(self, enabled: bool) -> None:
-        """Turn background generative thumbnails on or off."""
+        """Turn background generative thumbnails on or off; off brings the previews back."""
         self.generative = enabled and self._worker is not None
         if self._worker is None:
             return
@@ -144,8 +220,31 @@ class ThumbnailModel(QAbstractListModel):
                 str(e.path) for e in self._entries
                 if e.state == ThumbState.PREVIEW and _needs_model(e.profile)
             )
-        else:
-            self._worker.set_thumbnails([])
+            return
+        self._worker.set_thumbnails([])
+        for row, entry in enumerate(self._entries):
+            if entry.state == ThumbState.GENERATIVE and entry.preview is not None:
+                entry.state, entry.image = ThumbState.PREVIEW, entry.preview
+                self._changed(row)
+
+    def set_thumbnail_size(self, size: int, device_pixel_ratio: float | None = None) -> None:
+        """Render every preview again at ``size`` (visible rows first); old ones stay meanwhile."""
+        if device_pixel_ratio is not None:
+            self.device_pixel_ratio = device_pixel_ratio
+        if size == self.thumbnail_size and device_pixel_ratio is None:
+            return
+        self.thumbnail_size = size
+        if self._worker is not None:
+            self._worker.thumbnail_size = self.pixel_size()
+        self._new_generation()
+        visible = set(self._visible or [])
+        for row, entry in enumerate(self._entries):
+            self._start_preview(entry.path, priority=10 if row in visible else 0)
+        self.layoutChanged.emit()  # cell sizes changed
+
+    def pixel_size(self) -> int:
+        """The thumbnail's size in device pixels."""
+        return max(1, round(self.thumbnail_size * self.device_pixel_ratio))
 
     def prioritize(self, rows: list[int]) -> None:
         """Rows now on screen: their previews and generative thumbnails go first."""
@@ -160,14 +259,69 @@ class ThumbnailModel(QAbstractListModel):
 
     def refresh(self, path: str | Path) -> None:
         """Forget a file's thumbnail and render it again (after it changed on disk)."""
-        row = self.row_of(path)
-        if row is None:
+        entry = self._all.get(str(path))
+        if entry is None:
             return
-        self._entries[row] = _Entry(Path(path))
+        entry.state, entry.image, entry.preview, entry.message = ThumbState.PENDING, None, None, ""
+        entry.stat()
         with self._claim_lock:
             self._claimed.discard((self._generation, str(path)))
         self._start_preview(Path(path), priority=10)
-        self._changed(row)
+        row = self._rows.get(str(path))
+        if row is not None:
+            self._changed(row)
+
+    def rename_path(self, old: Path, new: Path) -> None:
+        """A file was renamed: keep its thumbnail, move its row where the sort puts it."""
+        entry = self._all.pop(str(old), None)
+        if entry is None:
+            return
+        entry.path = Path(new)
+        self._all[str(entry.path)] = entry
+        self._reorder()
+
+    # --- sorting and filtering -----------------------------------------------------------------
+
+    def set_sort(self, key: str, descending: bool = False) -> None:
+        if key not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {key!r}")
+        self._sort, self._descending = key, descending
+        self._reorder()
+
+    def sort_key(self) -> tuple[str, bool]:
+        return self._sort, self._descending
+
+    def set_filter(self, text: str) -> None:
+        """Show only files whose name contains ``text`` (case-insensitive)."""
+        self._filter = text.strip().lower()
+        self.beginResetModel()
+        self._entries = self._ordered()
+        self._index_rows()
+        self._visible = None
+        self.endResetModel()
+        for entry in self._entries:
+            if entry.state == ThumbState.PENDING:
+                self._start_preview(entry.path, priority=0)
+
+    def _ordered(self) -> list[_Entry]:
+        entries = [e for e in self._all.values() if self._filter in e.path.name.lower()]
+        entries.sort(key=lambda e: e.sort_key(self._sort), reverse=self._descending)
+        return entries
+
+    def _reorder(self) -> None:
+        """Re-sort in place; selections and the current item follow their files."""
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        followed = [self._entries[i.row()].path if i.isValid() else None for i in persistent]
+        self._entries = self._ordered()
+        self._index_rows()
+        self.changePersistentIndexList(persistent, [
+            self.index(self._rows[str(p)]) if p is not None and str(p) in self._rows
+            else QModelIndex() for p in followed])
+        self.layoutChanged.emit()
+
+    def _index_rows(self) -> None:
+        self._rows = {str(e.path): i for i, e in enumerate(self._entries)}
 
     # --- Qt model interface -------------------------------------------------------------------
 
@@ -181,11 +335,7 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return entry.path.name
         if role == Qt.ItemDataRole.DecorationRole:
-            if entry.image is None:
-                return self._placeholder
-            if entry.pixmap is None:
-                entry.pixmap = QPixmap.fromImage(entry.image)
-            return entry.pixmap
+            return entry.image
         if role == Qt.ItemDataRole.ToolTipRole:
             state = {
                 ThumbState.PENDING: "loading…",
@@ -204,44 +354,72 @@ class ThumbnailModel(QAbstractListModel):
 
     # --- background work ------------------------------------------------------------------------
 
+    def shutdown(self) -> None:
+        """Drop all queued work and wait for running previews (before the window goes)."""
+        self._closed = True
+        self._new_generation()
+        self._pool.waitForDone()
+
+    def _new_generation(self) -> None:
+        self._generation += 1
+        self._pool.clear()
+        with self._claim_lock:
+            self._claimed.clear()
+
+    def _worker_queue(self) -> list[str]:
+        return [] if self._worker is None else self._worker.queued_thumbnails()
+
     def _start_preview(self, path: Path, priority: int) -> None:
-        task = functools.partial(self._render_preview, self._generation, str(path))
+        if self._closed:
+            return
+        task = functools.partial(self._render_preview, self._generation, str(path),
+                                 self.pixel_size(), self.device_pixel_ratio)
         self._pool.start(task, priority)
 
-    def _render_preview(self, generation: int, path: str) -> None:
+    def _render_preview(self, generation: int, path: str, pixels: int, ratio: float) -> None:
         """Runs in the thread pool: never touches the model, only emits its result."""
         with self._claim_lock:
             if generation != self._generation or (generation, path) in self._claimed:
                 return
             self._claimed.add((generation, path))
-        profile = ""
+        header = (None, None, 0, 0)
         try:
+            imaging.check_not_empty(path)
             if imaging.is_sgc(path):
-                profile = sgcformat.read(path).profile
-            image = imaging.load_thumbnail(path, self.thumbnail_size)
+                sgc = sgcformat.read(path)
+                header = (sgc.profile, sgc.vocab, sgc.width, sgc.height)
+            image, size = imaging.load_thumbnail(path, pixels, with_size=True)
+            if not imaging.is_sgc(path):
+                header = (None, None, *size)
+            image.setDevicePixelRatio(ratio)
         except Exception as exc:  # any unreadable file becomes an error tile
-            self._signals.done.emit(generation, path, QImage(), profile, _short_error(exc))
+            image, message = QImage(), _short_error(exc)
         else:
-            self._signals.done.emit(generation, path, image, profile, "")
+            message = ""
+        if generation == self._generation:  # else the model may be gone: nobody waits for it
+            self._signals.done.emit(generation, path, image, header, message)
 
-    def _on_preview(self, generation: int, path: str, image: QImage, profile: str,
+    def _on_preview(self, generation: int, path: str, image: QImage, header: tuple,
                     message: str) -> None:
-        row = self._rows.get(path)
-        if generation != self._generation or row is None:
+        entry = self._all.get(path)
+        if generation != self._generation or entry is None:
             return
-        entry = self._entries[row]
-        if entry.state == ThumbState.GENERATIVE:
-            return
-        entry.profile = profile or None
+        entry.profile, entry.vocab, entry.width, entry.height = header
         if message:
             entry.state, entry.message = ThumbState.ERROR, message
-            entry.image = imaging.error_tile(self.thumbnail_size, message)
+            entry.image = imaging.error_tile(self.pixel_size(), message)
+            entry.image.setDevicePixelRatio(self.device_pixel_ratio)
         else:
-            entry.state, entry.image = ThumbState.PREVIEW, image
-            if self.generative and _needs_model(entry.profile):
-                self._generative_backlog.append(path)
-        entry.pixmap = None
-        self._changed(row)
+            entry.preview = image
+            if entry.state != ThumbState.GENERATIVE:
+                entry.state, entry.image = ThumbState.PREVIEW, image
+                if self.generative and _needs_model(entry.profile):
+                    self._generative_backlog.append(path)
+        if self._sort in ("bpp", "vocab"):
+            self._resort_timer.start()
+        row = self._rows.get(path)
+        if row is not None:
+            self._changed(row)
         self._flush_generative()
 
     def _flush_generative(self) -> None:
@@ -249,80 +427,31 @@ class ThumbnailModel(QAbstractListModel):
         if not self._generative_backlog or not self.generative:
             return
         rows = range(len(self._entries)) if self._visible is None else self._visible
-        if any(self._entries[r].state == ThumbState.PENDING for r in rows):
+        if any(self._entries[r].state == ThumbState.PENDING for r in rows
+               if r < len(self._entries)):
             return
         self._worker.add_thumbnails(self._generative_backlog)
         self._generative_backlog = []
 
     def _on_generative(self, path: str, image: QImage) -> None:
-        row = self._rows.get(path)
-        if row is None:
+        entry = self._all.get(path)
+        if entry is None or not self.generative:
             return
-        entry = self._entries[row]
-        entry.state, entry.image, entry.pixmap = ThumbState.GENERATIVE, image, None
-        self._changed(row)
-
-    def _on_generative_failed(self, path: str, message: str) -> None:
+        image.setDevicePixelRatio(self.device_pixel_ratio)
+        entry.state, entry.image = ThumbState.GENERATIVE, image
         row = self._rows.get(path)
         if row is not None:
-            self._entries[row].message = message  # the preview stays; the tooltip explains
+            self._changed(row)
+
+    def _on_generative_failed(self, path: str, message: str) -> None:
+        entry = self._all.get(path)
+        if entry is not None:
+            entry.message = message  # the preview stays; the tooltip explains
 
     def _changed(self, row: int) -> None:
         index = self.index(row)
         self.dataChanged.emit(index, index)
         self.thumbnailChanged.emit(row, int(self._entries[row].state))
-
-
-class ThumbnailGrid(QListView):
-    """Icon grid that tells its model which rows are on screen whenever that changes."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setWordWrap(False)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setSpacing(4)
-        self._visible_timer = QTimer(self, singleShot=True, interval=40)
-        self._visible_timer.timeout.connect(self.report_visible)
-        self.verticalScrollBar().valueChanged.connect(lambda _v: self._visible_timer.start())
-
-    def setModel(self, model: ThumbnailModel) -> None:
-        super().setModel(model)
-        size = model.thumbnail_size
-        self.setIconSize(QSize(size, size))
-        self.setGridSize(QSize(size + 16, size + 28))
-        model.modelReset.connect(self._visible_timer.start)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._visible_timer.start()
-
-    def visible_rows(self) -> list[int]:
-        """Rows whose cells intersect the viewport, in reading order."""
-        model = self.model()
-        if model is None or model.rowCount() == 0:
-            return []
-        rect = self.viewport().rect()
-        first = self.indexAt(rect.topLeft() + QPoint(4, 4))
-        row = first.row() if first.isValid() else 0
-        rows = []
-        # Cells are laid out in reading order, so scan forward from the first visible one.
-        while row < model.rowCount():
-            if self.visualRect(model.index(row)).top() > rect.bottom():
-                break
-            if self.visualRect(model.index(row)).intersects(rect):
-                rows.append(row)
-            row += 1
-        return rows
-
-    def report_visible(self) -> None:
-        model = self.model()
-        if isinstance(model, ThumbnailModel):
-            model.prioritize(self.visible_rows())
 
 
 def _needs_model(profile: str | None) -> bool:
@@ -335,7 +464,4 @@ def _short_error(exc: BaseException) -> str:
     return f"{kind}: {detail}" if detail else kind
 
 
-def _solid_pixmap(size: int, colour: QColor) -> QPixmap:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(colour)
-    return pixmap
+__all__ = ["SORT_KEYS", "ThumbState", "ThumbnailModel", "list_images"]

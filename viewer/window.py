@@ -1,4 +1,9 @@
-"""The main window: folder browser, large view with seed strip, compare view."""
+"""The main window: folder browser, large view with seed strip, compare view.
+
+Menus and shortcuts live in :mod:`.actions`, the browser page in :mod:`.browser`,
+what is remembered between runs in :mod:`.settings`; this module holds the state
+of the file on screen and the decodes requested for it.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,18 @@ import random
 import threading
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QSettings, Qt, QThreadPool, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup, QImage, QKeySequence
+from PyQt6.QtCore import QObject, QSettings, Qt, QThreadPool, QTimer, pyqtSignal
+from PyQt6.QtGui import QGuiApplication, QImage
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -26,16 +32,19 @@ from PyQt6.QtWidgets import (
 
 import sgcformat
 
-from . import imaging
-from .imageview import ZOOM_STEP, CompareView, ImageView
-from .panels import FileInfo, MetadataPanel, SeedStrip
-from .thumbnails import ThumbnailGrid, ThumbnailModel, list_images
+from . import fileops, imaging
+from .actions import ShortcutSheet, build_actions
+from .browser import BrowserPage, FolderWatcher
+from .imageview import CompareView, ImageView
+from .panels import MAX_SEED, FileInfo, MetadataPanel, SeedEdit, SeedStrip
+from .settings import ViewerSettings
+from .thumbnails import ThumbnailModel, list_images
 from .worker import DecodeWorker
 
 #: The seed a decoder uses when the file stores none (spec §5, SEED chunk).
 DEFAULT_SEED = 0
-MAX_SEED = 2**32 - 1
-MAX_RECENT = 10
+#: The first window covers at most this share of the available screen.
+SCREEN_SHARE = 0.9
 
 BROWSER, VIEWER, COMPARE = range(3)
 
@@ -54,13 +63,13 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("SGC Viewer")
         self.setAcceptDrops(True)
-        self.resize(1200, 800)
-        self.settings = settings or QSettings("sgcformat", "sgc-viewer")
+        self.settings = ViewerSettings(settings)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(2, (os.cpu_count() or 2) - 1))
         self.worker = DecodeWorker(thumbnail_size=thumbnail_size, steps=decode_steps)
         self.worker.start()
-        self.model = ThumbnailModel(self.worker, thumbnail_size, self.pool)
+        self.model = ThumbnailModel(self.worker, self.settings.thumbnail_size(thumbnail_size),
+                                    self.pool, parent=self)
         self.model.set_generative(generative_thumbnails)
         self.model.modelMissing.connect(self._on_model_missing)
 
@@ -71,28 +80,54 @@ class MainWindow(QMainWindow):
         self.shown_seed: int | None = None
         self.view_mode = "sample"  # "sample", "preview" or "colors"
         self.decode_seconds: dict[int, float] = {}
-        self._job: int | None = None
-        self._job_seed: int | None = None
+        self._jobs: dict[int, int] = {}  # decode job id -> seed, in the order requested
+        self._running: int | None = None  # the job the worker is on
         self._task: int | None = None
         self._preview_token = 0
-        self._loaded = _Loaded()
+        self._trashed: list[fileops.Trashed] = []
+        self._fullscreen_hidden: list[QWidget] = []
+        self._shut_down = False
+        self._collection_title = ""
+        self._loaded = _Loaded(self)
         self._loaded.preview.connect(self._on_full_preview)
+        self.worker.jobStarted.connect(self._on_job_started)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
+        self.watcher = FolderWatcher(self)
+        self.watcher.added.connect(self.model.add_paths)
+        self.watcher.removed.connect(self._on_files_removed)
+        self.watcher.changed.connect(self._on_files_changed)
+        self.slideshow = QTimer(self, interval=self.settings.slideshow_ms())
+        self.slideshow.timeout.connect(lambda: self.step(1))
 
+        # Thumbnails are drawn at device pixels: sharp at 150 % or 200 % scaling.
+        self.model.device_pixel_ratio = self.devicePixelRatioF()
+        self.worker.thumbnail_size = self.model.pixel_size()
         self._build_ui()
-        self._build_actions()
+        self.a = build_actions(self)
+        self._rebuild_recent_menu()
+        self._restore_window()
         self._update_actions()
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
     # --- construction ---------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
-        self.grid = ThumbnailGrid()
-        self.grid.setModel(self.model)
+        self.browser = BrowserPage(self.model)
+        self.grid = self.browser.grid
         self.grid.activated.connect(lambda index: self.open_file(self.model.path(index.row())))
+        self.grid.selectionModel().currentChanged.connect(lambda *_: self._update_status())
+        sort_key, descending = self.settings.sort()
+        self.browser.set_sort(sort_key, descending)
+        self.browser.sort_box.currentIndexChanged.connect(lambda _i: self._save_sort())
+        self.browser.descending.toggled.connect(lambda _on: self._save_sort())
+        self.browser.size_slider.valueChanged.connect(self.settings.set_thumbnail_size)
 
         self.view = ImageView()
+        self.view.viewChanged.connect(self._update_status)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -102,17 +137,14 @@ class MainWindow(QMainWindow):
         self.strip.seedActivated.connect(self.show_seed)
 
         self.resample_button = QPushButton("Resample")
-        self.resample_button.setToolTip("Decode again with a new random seed (R)")
+        self.resample_button.setToolTip("Decode again with a new random seed (R); "
+                                        "presses during a decode queue up")
         self.resample_button.clicked.connect(self.resample)
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, 2**31 - 1)  # QSpinBox is 32-bit signed; seeds above are rare
-        self.seed_box.setPrefix("seed ")
-        self.seed_box.setKeyboardTracking(False)
-        self.seed_box.lineEdit().returnPressed.connect(
-            lambda: self.decode_seed(self.seed_box.value()))
+        self.seed_box = SeedEdit()
+        self.seed_box.seedEntered.connect(self._seed_entered)
         self.decode_button = QPushButton("Decode")
         self.decode_button.setToolTip("Decode the typed seed")
-        self.decode_button.clicked.connect(lambda: self.decode_seed(self.seed_box.value()))
+        self.decode_button.clicked.connect(self._decode_typed)
         self.keep_button = QPushButton("Keep this seed")
         self.keep_button.setToolTip("Store the shown seed in the file: every decoder will show "
                                     "this picture (K)")
@@ -124,17 +156,22 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(True)
         self.progress.setFixedWidth(220)
         self.progress.hide()
+        self.queue_label = QLabel()
+        self.queue_label.hide()
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running and the queued decodes (Esc)")
         self.cancel_button.clicked.connect(self.cancel_decode)
         self.cancel_button.hide()
 
-        controls = QHBoxLayout()
+        self.controls = QWidget()
+        controls = QHBoxLayout(self.controls)
+        controls.setContentsMargins(4, 0, 4, 0)
         for w in (self.resample_button, self.seed_box, self.decode_button, self.keep_button,
                   self.compare_button):
             controls.addWidget(w)
         controls.addStretch(1)
-        controls.addWidget(self.progress)
-        controls.addWidget(self.cancel_button)
+        for w in (self.progress, self.queue_label, self.cancel_button):
+            controls.addWidget(w)
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -142,13 +179,13 @@ class MainWindow(QMainWindow):
         layout.setSpacing(2)
         layout.addWidget(self.banner)
         layout.addWidget(self.view, 1)
-        layout.addLayout(controls)
+        layout.addWidget(self.controls)
         layout.addWidget(self.strip)
         self.viewer_page = page
 
         self.compare = CompareView()
         self.stack = QStackedWidget()
-        for w in (self.grid, self.viewer_page, self.compare):
+        for w in (self.browser, self.viewer_page, self.compare):
             self.stack.addWidget(w)
         self.setCentralWidget(self.stack)
 
@@ -158,86 +195,35 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(self.metadata)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
-        self.statusBar()
 
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work in fullscreen too, with the menu bar hidden
-        return action
+        self.status = {key: QLabel() for key in ("position", "zoom", "size", "bytes")}
+        for label in self.status.values():
+            label.setContentsMargins(8, 0, 8, 0)
+            self.statusBar().addPermanentWidget(label)
 
-    def _build_actions(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addAction(self._action("&Open file…", self.choose_file, QKeySequence.StandardKey.Open))
-        file_menu.addAction(self._action("Open &folder…", self.choose_folder, "Ctrl+Shift+O"))
-        self.recent_menu = file_menu.addMenu("&Recent")
-        self._rebuild_recent_menu()
-        file_menu.addSeparator()
-        self.export_action = self._action("&Export PNG…", self.choose_export, "Ctrl+E")
-        self.encode_action = self._action("&Save as SGC…", self.choose_encode, "Ctrl+Shift+S")
-        file_menu.addAction(self.export_action)
-        file_menu.addAction(self.encode_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        view_menu = menu.addMenu("&View")
-        view_menu.addAction(self._action("&Browser", self.show_browser, "B"))
-        view_menu.addAction(self._action("Zoom &in", lambda: self._zoom(ZOOM_STEP), ["+", "=", "Ctrl++"]))
-        view_menu.addAction(self._action("Zoom &out", lambda: self._zoom(1 / ZOOM_STEP), ["-", "Ctrl+-"]))
-        view_menu.addAction(self._action("&Fit", self._fit, ["F", "Ctrl+0"]))
-        view_menu.addAction(self._action("&1:1", self._actual_size, ["1", "Ctrl+1"]))
-        self.fullscreen_action = self._action("F&ull screen", self.toggle_fullscreen, "F11",
-                                              checkable=True)
-        view_menu.addAction(self.fullscreen_action)
-        view_menu.addSeparator()
-        group = QActionGroup(self)
-        self.mode_actions = {}
-        for mode, text, key in (("sample", "&Sample", "S"), ("preview", "&Preview", "P"),
-                                ("colors", "&Colour map", "C")):
-            action = self._action(text, functools.partial(self.set_view_mode, mode), key,
-                                  checkable=True)
-            group.addAction(action)
-            view_menu.addAction(action)
-            self.mode_actions[mode] = action
-        self.mode_actions["sample"].setChecked(True)
-        self.overlay_action = self._action("&Label map overlay", self.set_overlay, "L",
-                                           checkable=True)
-        view_menu.addAction(self.overlay_action)
-        view_menu.addSeparator()
-        self.generative_action = self._action("&Generative thumbnails", self.model.set_generative,
-                                              checkable=True)
-        self.generative_action.setChecked(self.model.generative)
-        view_menu.addAction(self.generative_action)
-        view_menu.addAction(self.dock.toggleViewAction())
-
-        go_menu = menu.addMenu("&Go")
-        go_menu.addAction(self._action("&Next", lambda: self.step(1), ["Right", "Space", "PgDown"]))
-        go_menu.addAction(self._action("&Previous", lambda: self.step(-1),
-                                       ["Left", "Backspace", "PgUp"]))
-        go_menu.addAction(self._action("&First", lambda: self.step_to(0), "Home"))
-        go_menu.addAction(self._action("&Last", lambda: self.step_to(-1), "End"))
-
-        sample_menu = menu.addMenu("&Sample")
-        self.resample_action = self._action("&Resample", self.resample, "R")
-        self.keep_action = self._action("&Keep this seed", self.keep_seed, "K")
-        self.compare_action = self._action("Co&mpare", self.compare_selected, "M")
-        self.cancel_action = self._action("&Cancel decode / back", self.escape, "Esc")
-        for action in (self.resample_action, self.keep_action, self.compare_action,
-                       self.cancel_action):
-            sample_menu.addAction(action)
+    def _restore_window(self) -> None:
+        """Last run's geometry and dock layout; the first run fits the available screen."""
+        geometry, state = self.settings.geometry(), self.settings.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = self.screen().availableGeometry() if self.screen() else None
+            width, height = 1200, 800
+            if screen is not None:
+                width = min(width, int(screen.width() * SCREEN_SHARE))
+                height = min(height, int(screen.height() * SCREEN_SHARE))
+            self.resize(width, height)
+            if screen is not None:
+                self.move(screen.center() - self.rect().center())
+        if state is not None:
+            self.restoreState(state)
 
     # --- opening ----------------------------------------------------------------------------------
 
     def open_paths(self, paths: list[str | Path]) -> None:
-        """What ``sgc view PATH ...`` and drag-and-drop do.
+        """What ``sgc view PATH ...``, drag-and-drop and the Open dialogs do.
 
         One folder: browse it. One file: browse its folder and show the file. Several
         paths: a collection of those files (folders expanded); the first is shown.
+        Only these count as opened for the Recent menu, not files stepped through.
         """
         paths = [Path(p) for p in paths]
         if not paths:
@@ -245,13 +231,16 @@ class MainWindow(QMainWindow):
         if len(paths) == 1 and paths[0].is_dir():
             self.open_folder(paths[0])
         elif len(paths) == 1:
+            self.settings.add_recent(paths[0])
+            self._rebuild_recent_menu()
             self.open_folder(paths[0].parent, select=paths[0])
         else:
             files: list[Path] = []
             for p in paths:
                 files += list_images(p) if p.is_dir() else [p]
             self.model.set_paths(files)
-            self.setWindowTitle(f"SGC Viewer — {len(files)} files")
+            self.watcher.watch(None)
+            self._collection_title = f"{len(files)} files"
             if files:
                 self.open_file(files[0])
 
@@ -265,12 +254,15 @@ class MainWindow(QMainWindow):
         if select is not None and Path(select) not in files:
             files.append(Path(select))
         self.model.set_paths(files)
-        self.setWindowTitle(f"SGC Viewer — {folder}")
-        self._add_recent(folder)
-        if select is not None:
-            self.open_file(select)
-        else:
+        self.watcher.watch(folder, files)
+        self._collection_title = str(folder)
+        self.settings.set_last_folder(folder)
+        if select is None:
+            self.settings.add_recent(folder)
+            self._rebuild_recent_menu()
             self.show_browser()
+        else:
+            self.open_file(select)
         self.statusBar().showMessage(f"{len(files)} images in {folder}", 5000)
 
     def open_file(self, path: str | Path) -> None:
@@ -283,11 +275,11 @@ class MainWindow(QMainWindow):
         self.strip.clear()
         self.banner.hide()
         self.stack.setCurrentIndex(VIEWER)
-        self.dock.show()
+        if not self.isFullScreen():
+            self.dock.show()
         row = self.model.row_of(path)
         if row is not None:
             self.grid.setCurrentIndex(self.model.index(row))
-        self._add_recent(path)
         self.setWindowTitle(f"SGC Viewer — {path.name}")
         try:
             self.info = FileInfo.load(path)
@@ -317,9 +309,11 @@ class MainWindow(QMainWindow):
         try:
             image = imaging.load_full_preview(path)
         except Exception as exc:
-            self._loaded.preview.emit(token, QImage(), _short_error(exc))
+            image, error = QImage(), _short_error(exc)
         else:
-            self._loaded.preview.emit(token, image, "")
+            error = ""
+        if not self._shut_down:
+            self._loaded.preview.emit(token, image, error)
 
     def _on_full_preview(self, token: int, image: QImage, error: str) -> None:
         if token != self._preview_token:
@@ -338,49 +332,86 @@ class MainWindow(QMainWindow):
     # --- decoding ---------------------------------------------------------------------------------
 
     def decode_seed(self, seed: int) -> None:
-        """Show the sample for ``seed``: from the strip if decoded already, else decode it."""
+        """Show the sample for ``seed``: from the strip if decoded already, else decode it.
+
+        A decode asked for while another runs waits its turn: every requested sample
+        lands in the strip, and the queue's length is shown beside the progress bar.
+        """
         if not self.needs_model():
             return
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seeds are 0 … {MAX_SEED}, got {seed}")
         if self.strip.image(seed) is not None:
             self.show_seed(seed)
             return
-        self.cancel_decode()
-        self._job, self._job_seed = self.worker.decode(self.current_path, seed), seed
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(f"seed {seed}: starting…")
+        if seed in self._jobs.values():
+            self.statusBar().showMessage(f"Seed {seed} is already queued", 3000)
+            return
+        self._jobs[self.worker.decode(self.current_path, seed)] = seed
+        if len(self._jobs) == 1:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"seed {seed}: starting…")
         self.progress.show()
         self.cancel_button.show()
+        self._show_queue()
         self._update_actions()
+
+    def _seed_entered(self, seed: int) -> None:
+        self.decode_seed(seed)
+        self.view.setFocus()  # hand the keys back to the picture
+
+    def _decode_typed(self) -> None:
+        seed = self.seed_box.value()
+        if seed is None:
+            self.statusBar().showMessage(f"Type a seed from 0 to {MAX_SEED}", 4000)
+            return
+        self.decode_seed(seed)
 
     def resample(self) -> None:
         """Decode again with a fresh random seed."""
-        used = set(self.strip.seeds())
+        used = set(self.strip.seeds()) | set(self._jobs.values())
         seed = random.randrange(MAX_SEED + 1)
         while seed in used:
             seed = random.randrange(MAX_SEED + 1)
         self.decode_seed(seed)
 
     def cancel_decode(self) -> None:
-        if self._job is not None:
-            self.worker.cancel(self._job)
+        """Cancel the running decode and every queued one."""
+        for job in list(self._jobs):
+            self.worker.cancel(job)
 
     def decoding(self) -> bool:
-        return self._job is not None
+        return bool(self._jobs)
+
+    def queued(self) -> int:
+        """Decodes requested and not started yet."""
+        return len(self._jobs) - (self._running in self._jobs)
+
+    def _show_queue(self) -> None:
+        waiting = self.queued()
+        self.queue_label.setText(f"{waiting} queued")
+        self.queue_label.setVisible(waiting > 0)
+
+    def _on_job_started(self, job: int) -> None:
+        if job in self._jobs:
+            self._running = job
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"seed {self._jobs[job]}: starting…")
+            self._show_queue()
 
     def _on_progress(self, job: int, step: int, total: int) -> None:
-        if job == self._job:
+        if job in self._jobs:
             self.progress.setRange(0, total)
             self.progress.setValue(step)
-            self.progress.setFormat(f"seed {self._job_seed}: step %v / %m")
+            self.progress.setFormat(f"seed {self._jobs[job]}: step %v / %m")
 
     def _on_finished(self, job: int, result: object, seconds: float) -> None:
         if job == self._task:
             self._task_done(result)
             return
-        if job != self._job:
+        if job not in self._jobs:
             return
-        seed = self._job_seed
-        self._end_job()
+        seed = self._end_job(job)
         self.decode_seconds[seed] = seconds
         self.strip.add_sample(seed, result)
         self.show_seed(seed)
@@ -393,30 +424,35 @@ class MainWindow(QMainWindow):
             self._show_banner(text)
             self.statusBar().showMessage(text)
             return
-        if job != self._job:
+        if job not in self._jobs:
             return
-        seed = self._job_seed
-        self._end_job()
+        seed = self._end_job(job)
         if kind == "cancelled":
             self.statusBar().showMessage(f"Decode of seed {seed} cancelled", 4000)
         elif kind == "missing-model":
             self._show_banner(f"Showing the preview: {message}")
+            self.cancel_decode()  # the others would fail the same way
         else:
             self._show_banner(f"Decoding failed: {message}")
         self._refresh_view()
 
-    def _end_job(self) -> None:
-        self._job = self._job_seed = None
-        self.progress.hide()
-        self.cancel_button.hide()
+    def _end_job(self, job: int) -> int:
+        seed = self._jobs.pop(job)
+        if self._running == job:
+            self._running = None
+        if not self._jobs:
+            self.progress.hide()
+            self.cancel_button.hide()
+        self._show_queue()
         self._update_actions()
+        return seed
 
     def show_seed(self, seed: int) -> None:
         """Show the already decoded sample of ``seed`` (from the strip)."""
         if self.strip.image(seed) is None:
             return
         self.shown_seed = seed
-        self.seed_box.setValue(min(seed, self.seed_box.maximum()))
+        self.seed_box.set_value(seed)
         self.metadata.set_decode_time(self.decode_seconds.get(seed))
         if self.view_mode != "sample":
             self.set_view_mode("sample")
@@ -437,11 +473,11 @@ class MainWindow(QMainWindow):
 
     def set_view_mode(self, mode: str) -> None:
         self.view_mode = mode
-        self.mode_actions[mode].setChecked(True)
+        self.a[f"mode:{mode}"].setChecked(True)
         self._refresh_view()
 
     def set_overlay(self, visible: bool) -> None:
-        self.overlay_action.setChecked(visible)
+        self.a["overlay"].setChecked(visible)
         self.view.set_overlay_visible(visible)
 
     def _refresh_view(self) -> None:
@@ -459,12 +495,14 @@ class MainWindow(QMainWindow):
         else:
             shown = "preview (no model)"
         self.metadata.set_shown(shown)
+        self._update_status()
 
     # --- keep seed, export, encode --------------------------------------------------------------------
 
     def keep_seed(self) -> None:
         """Store the shown seed in the file, preserving every other chunk byte for byte."""
         if not self._has_sample() or self.current_path is None:
+            self.statusBar().showMessage("Decode a sample first, then keep its seed", 4000)
             return
         sgc = sgcformat.read(self.current_path)
         sgcformat.write(self.current_path, sgc.with_seed(self.shown_seed))
@@ -488,6 +526,7 @@ class MainWindow(QMainWindow):
         imaging.export_png(image, target, seed=self.shown_seed if sample else None,
                            profile=self.info.profile if self.info else None,
                            source=self.current_path)
+        self._show_new_file(Path(target))
         self.statusBar().showMessage(f"Exported {target}", 5000)
 
     def choose_export(self) -> None:
@@ -523,11 +562,16 @@ class MainWindow(QMainWindow):
 
     def _task_done(self, result: object) -> None:
         self._task = None
-        self.progress.hide()
+        if not self._jobs:
+            self.progress.hide()
         self.statusBar().showMessage(f"Saved {result}", 5000)
-        if self.model.row_of(result) is None and Path(result).parent in {
-                p.parent for p in self.model.paths()}:
-            self.model.set_paths([*self.model.paths(), Path(result)])
+        self._show_new_file(Path(result))
+
+    def _show_new_file(self, path: Path) -> None:
+        """A file the viewer wrote into the folder on screen joins the grid at once."""
+        if self.watcher.folder is not None and path.parent.resolve() == \
+                self.watcher.folder.resolve():
+            self.model.add_paths([self.watcher.folder / path.name])
 
     def choose_encode(self) -> None:
         from .encode_dialog import EncodeDialog
@@ -543,6 +587,8 @@ class MainWindow(QMainWindow):
 
     def compare_selected(self) -> None:
         """Selected samples (2–4) side by side; the original photo joins when it is around."""
+        if not self.needs_model():
+            return
         seeds = self.strip.selected_seeds()
         if len(seeds) < 2:
             seeds = self.strip.seeds()[-4:]
@@ -560,12 +606,13 @@ class MainWindow(QMainWindow):
             return
         self.compare.set_images(images)
         self.stack.setCurrentIndex(COMPARE)
+        self.compare.fit_when_laid_out()
 
     def original_photo(self) -> Path | None:
         """An ordinary image with the same name as the current ``.sgc`` (opened alongside)."""
         if self.current_path is None or not imaging.is_sgc(self.current_path):
             return None
-        candidates = [p for p in self.model.paths() if p.stem == self.current_path.stem
+        candidates = [p for p in self.model.all_paths() if p.stem == self.current_path.stem
                       and not imaging.is_sgc(p)]
         return candidates[0] if candidates else None
 
@@ -575,7 +622,7 @@ class MainWindow(QMainWindow):
         paths = self.model.paths()
         if not paths:
             return
-        if self.stack.currentIndex() == BROWSER:
+        if self.stack.currentIndex() == BROWSER and not self.slideshow.isActive():
             row = max(self.grid.currentIndex().row(), 0)
             self.grid.setCurrentIndex(self.model.index((row + delta) % len(paths)))
             return
@@ -595,12 +642,17 @@ class MainWindow(QMainWindow):
         self.cancel_decode()
         self.stack.setCurrentIndex(BROWSER)
         self.dock.hide()
+        self.setWindowTitle(f"SGC Viewer — {self._collection_title}" if self._collection_title
+                            else "SGC Viewer")
         self.grid.setFocus()
         self.grid.report_visible()
+        self._update_status()
 
     def escape(self) -> None:
-        """Esc: cancel a running decode, else leave full screen / compare / the large view."""
-        if self.decoding():
+        """Esc: stop the slideshow or the decodes, else leave full screen / compare / the view."""
+        if self.slideshow.isActive():
+            self.toggle_slideshow()
+        elif self.decoding():
             self.cancel_decode()
         elif self.isFullScreen():
             self.toggle_fullscreen()
@@ -610,48 +662,196 @@ class MainWindow(QMainWindow):
             self.show_browser()
 
     def toggle_fullscreen(self) -> None:
+        """Full screen without chrome: the picture (or grid) only; Esc or F11 bring it back."""
         if self.isFullScreen():
             self.showNormal()
-            self.menuBar().show()
+            for widget in self._fullscreen_hidden:
+                widget.show()
+            self._fullscreen_hidden = []
         else:
+            chrome = [self.menuBar(), self.statusBar(), self.dock, self.controls, self.strip,
+                      self.banner, self.browser.bar]
+            self._fullscreen_hidden = [w for w in chrome if w.isVisible()]
+            for widget in self._fullscreen_hidden:
+                widget.hide()
             self.showFullScreen()
-            self.menuBar().hide()
-        self.fullscreen_action.setChecked(self.isFullScreen())
+        self.a["fullscreen"].setChecked(self.isFullScreen())
 
-    def _zoom(self, factor: float) -> None:
+    def toggle_slideshow(self) -> None:
+        """Step through the files at a steady pace, from the one on screen or selected."""
+        if self.slideshow.isActive():
+            self.slideshow.stop()
+            self.statusBar().showMessage("Slideshow stopped", 3000)
+        elif self.model.rowCount():
+            if self.stack.currentIndex() == BROWSER:
+                row = max(self.grid.currentIndex().row(), 0)
+                self.open_file(self.model.path(row))
+            self.slideshow.start()
+            self.statusBar().showMessage(
+                f"Slideshow: every {self.slideshow.interval() / 1000:g} s (Esc stops)", 3000)
+        self.a["slideshow"].setChecked(self.slideshow.isActive())
+
+    def zoom(self, factor: float) -> None:
         self._current_view().zoom_by(factor)
 
-    def _fit(self) -> None:
+    def fit(self) -> None:
         self._current_view().fit()
 
-    def _actual_size(self) -> None:
+    def actual_size(self) -> None:
         self._current_view().actual_size()
 
     def _current_view(self) -> ImageView | CompareView:
         return self.compare if self.stack.currentIndex() == COMPARE else self.view
 
+    def _update_status(self) -> None:
+        """The permanent fields: n / N, zoom, picture size, file bytes."""
+        total = self.model.rowCount()
+        in_browser = self.stack.currentIndex() == BROWSER
+        row = self.grid.currentIndex().row() if in_browser else (
+            self.model.row_of(self.current_path) if self.current_path else None)
+        self.status["position"].setText(
+            f"{row + 1} / {total}" if row is not None and row >= 0 else f"– / {total}")
+        view = self.view if self.stack.currentIndex() == VIEWER else None
+        zoom = view.zoom() if view is not None and view.has_image() else None
+        self.status["zoom"].setText("" if zoom is None else f"{zoom * 100:.0f} %")
+        info = self.info if not in_browser else None
+        self.status["size"].setText("" if info is None else f"{info.width} × {info.height}")
+        self.status["bytes"].setText("" if info is None else f"{info.file_bytes:,} bytes")
+
+    # --- file chores: clipboard, trash, rename -----------------------------------------------------
+
+    def _selected_path(self) -> Path | None:
+        if self.stack.currentIndex() != BROWSER:
+            return self.current_path
+        index = self.grid.currentIndex()
+        return self.model.path(index.row()) if index.isValid() else None
+
+    def copy_image(self) -> None:
+        """Ctrl+C: the pixels on screen (in the browser: the selected file's picture)."""
+        if self.stack.currentIndex() == BROWSER:
+            path = self._selected_path()
+            if path is None:
+                return
+            try:
+                image = imaging.load_full_preview(path)
+            except Exception as exc:
+                self.statusBar().showMessage(f"Cannot copy {path.name}: {_short_error(exc)}", 5000)
+                return
+        else:
+            image = self.shown_image()
+            if image is None:
+                return
+        QGuiApplication.clipboard().setImage(image)
+        self.statusBar().showMessage(f"Copied {image.width()} × {image.height()} pixels", 3000)
+
+    def copy_path(self) -> None:
+        path = self._selected_path()
+        if path is not None:
+            QGuiApplication.clipboard().setText(str(path.resolve()))
+
+    def trash_current(self) -> None:
+        """Move the selected (or shown) file to the trash; Ctrl+Z brings it back."""
+        path = self._selected_path()
+        if path is None:
+            return
+        try:
+            item = fileops.move_to_trash(path)
+        except OSError as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+            return
+        self._trashed.append(item)
+        following = self._neighbour(path)
+        self._forget_files([path])
+        if self.stack.currentIndex() != BROWSER:
+            if following is not None:
+                self.open_file(following)
+            else:
+                self.show_browser()
+        self.statusBar().showMessage(f"Moved {path.name} to the trash (Ctrl+Z undoes)", 8000)
+        self._update_actions()
+
+    def undo_trash(self) -> None:
+        if not self._trashed:
+            return
+        item = self._trashed.pop()
+        try:
+            path = fileops.restore(item)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Cannot restore {item.original.name}: {exc}", 5000)
+            return
+        if self.watcher.folder is not None and path.parent == self.watcher.folder:
+            self.model.add_paths([path])
+        self.statusBar().showMessage(f"Restored {path.name}", 5000)
+        self._update_actions()
+
+    def choose_rename(self) -> None:
+        path = self._selected_path()
+        if path is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename", "New name:", text=path.name)
+        if ok and name:
+            try:
+                self.rename_file(path, name)
+            except (OSError, ValueError) as exc:
+                QMessageBox.warning(self, "Rename", str(exc))
+
+    def rename_file(self, path: Path, new_name: str) -> Path:
+        """F2: rename within the folder; the grid, title and watcher follow."""
+        target = fileops.rename(Path(path), new_name)
+        self.model.rename_path(Path(path), target)
+        self.watcher.rescan()
+        if self.current_path == Path(path):
+            self.current_path = target
+            if self.info is not None:
+                self.info.path = target
+                self.metadata.show_info(self.info)
+            if self.stack.currentIndex() != BROWSER:
+                self.setWindowTitle(f"SGC Viewer — {target.name}")
+        self.statusBar().showMessage(f"Renamed to {target.name}", 5000)
+        return target
+
+    def _neighbour(self, path: Path) -> Path | None:
+        paths = self.model.paths()
+        row = self.model.row_of(path)
+        if row is None or len(paths) < 2:
+            return None
+        return paths[row + 1] if row + 1 < len(paths) else paths[row - 1]
+
+    def _forget_files(self, paths: list[Path]) -> None:
+        self.model.remove_paths(paths)
+        if self.current_path in paths and self.stack.currentIndex() == BROWSER:
+            self.current_path = self.info = None
+
+    def _on_files_removed(self, paths: list[Path]) -> None:
+        self._forget_files(paths)
+        self._update_status()
+
+    def _on_files_changed(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.model.refresh(path)
+
     # --- files, recent, drag and drop ---------------------------------------------------------------
 
     def choose_file(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(imaging.IMAGE_SUFFIXES))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", f"Images ({patterns})")
+        start = str(self.settings.last_folder() or "")
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, f"Images ({patterns})")
         if path:
             self.open_paths([path])
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open folder",
+                                                  str(self.settings.last_folder() or ""))
         if folder:
             self.open_folder(folder)
 
-    def recent(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+    def focus_filter(self) -> None:
+        self.show_browser()
+        self.browser.filter_box.setFocus()
+        self.browser.filter_box.selectAll()
 
-    def _add_recent(self, path: Path) -> None:
-        entry = str(Path(path).resolve())
-        recent = [entry, *(p for p in self.recent() if p != entry)][:MAX_RECENT]
-        self.settings.setValue("recent", recent)
-        self._rebuild_recent_menu()
+    def recent(self) -> list[str]:
+        return self.settings.recent()
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -659,6 +859,9 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(entry)
             action.triggered.connect(functools.partial(self.open_paths, [entry]))
         self.recent_menu.setEnabled(bool(self.recent()))
+
+    def _save_sort(self) -> None:
+        self.settings.set_sort(*self.model.sort_key())
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -672,6 +875,11 @@ class MainWindow(QMainWindow):
 
     # --- misc ---------------------------------------------------------------------------------------
 
+    def show_shortcuts(self) -> ShortcutSheet:
+        sheet = ShortcutSheet(self.menuBar(), self)
+        sheet.show()
+        return sheet
+
     def _show_banner(self, text: str) -> None:
         self.banner.setText(text)
         self.banner.show()
@@ -682,24 +890,46 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         model = self.needs_model()
         has_sample = self._has_sample()
-        for w in (self.resample_button, self.resample_action, self.seed_box, self.decode_button):
+        for w in (self.resample_button, self.a["resample"], self.seed_box, self.decode_button):
             w.setEnabled(model)
-        for w in (self.keep_button, self.keep_action):
+        for w in (self.keep_button, self.a["keep"]):
             w.setEnabled(has_sample and self.info.stored_seed != self.shown_seed)
-        self.compare_action.setEnabled(self.info is not None)
-        self.compare_button.setEnabled(self.info is not None)
-        self.export_action.setEnabled(self.info is not None)
+        for w in (self.a["compare"], self.compare_button):
+            w.setEnabled(model)  # samples to compare need a generative profile
+        self.a["export"].setEnabled(self.info is not None)
+        self.a["undo"].setEnabled(bool(self._trashed))
+        self._update_status()
 
-    def closeEvent(self, event) -> None:
+    def shutdown(self) -> None:
+        """Stop all background work, in order: queued work first, then the threads.
+
+        Called on close and on application quit (whichever comes first); safe twice.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.slideshow.stop()
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.watcher.watch(None)
         self.pool.clear()
         self.worker.stop()
+        self.model.shutdown()
         self.pool.waitForDone()
+
+    def closeEvent(self, event) -> None:
+        if self.isFullScreen():
+            self.toggle_fullscreen()  # save the normal geometry, chrome shown
+        self.hide()  # the window goes at once; the threads finish behind it
+        self.shutdown()
         super().closeEvent(event)
 
 
 def _short_error(exc: BaseException) -> str:
     if isinstance(exc, sgcformat.SgcFormatError):
         return f"Not a valid SGC file: {exc}"
+    if isinstance(exc, imaging.EmptyFileError):
+        return f"Cannot open this file: {exc}"
     if isinstance(exc, OSError):
         return f"Cannot read the file: {exc.strerror or exc}"
     return f"Cannot open this file: {exc}"

@@ -115,6 +115,10 @@ class DecodeWorker(QThread):
         with self._cond:
             self._visible = [str(p) for p in paths]
 
+    def queued_thumbnails(self) -> list[str]:
+        with self._cond:
+            return list(self._thumbs)
+
     def pending_thumbnails(self) -> int:
         with self._cond:
             return len(self._thumbs)

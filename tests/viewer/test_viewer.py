@@ -79,7 +79,7 @@ def test_resample_changes_the_image_and_adds_to_the_strip(qtbot, make_window, sg
     assert window.shown_image() != first
     assert window.metadata.field("Shown") == f"sample, seed {seed}"
 
-    window.seed_box.setValue(1234)
+    window.seed_box.set_value(1234)
     window.decode_button.click()
     _wait_sample(qtbot, window, 3)
     assert window.strip.seeds() == [0, seed, 1234]
@@ -187,7 +187,8 @@ def test_missing_model_says_which_and_how_to_get_it(qtbot, make_window, sgc_fold
     text = window.banner.text()
     assert "ldm-semantic-512" in text and "sgc models" in text
     assert window.strip.seeds() == []
-    assert window.view.has_image()  # the weight-free preview is shown instead
+    # The weight-free preview is shown instead (it loads in the pool: it may come last).
+    qtbot.waitUntil(window.view.has_image, timeout=WAIT)
 
 
 def test_overlays_legend_and_metadata(qtbot, make_window, sgc_folder):
@@ -195,7 +196,7 @@ def test_overlays_legend_and_metadata(qtbot, make_window, sgc_folder):
     path = sgc_folder / "scene0.sgc"
     window.open_paths([path])
     sgc = sgcformat.read(path)
-    names = sgcformat.VOCABULARIES["coco-stuff-182"].class_names
+    names = imaging.display_names("coco-stuff-182")
     assert sorted(window.metadata.legend_names()) == sorted(names[i] for i in set(
         sgc.label_map.ravel().tolist()))
     assert window.metadata.field("File bytes") == f"{path.stat().st_size:,}"
@@ -239,9 +240,8 @@ def test_navigation_and_recent_files(qtbot, make_window, sgc_folder):
     assert window.current_path.name == "flat.sgc"  # wraps around
     window.step_to(-1)
     assert window.current_path.name == "scene2.sgc"
-    recent = window.recent()
-    assert recent[0] == str((sgc_folder / "scene2.sgc").resolve())
-    assert str(sgc_folder.resolve()) in recent
+    # Recent holds what the user opened, not every file stepped through (issue 11, bug 8).
+    assert window.recent() == [str((sgc_folder / "scene1.sgc").resolve())]
     window.escape()  # Esc first cancels the running decode...
     qtbot.waitUntil(lambda: not window.decoding(), timeout=WAIT)
     window.escape()  # ...then goes back to the browser
