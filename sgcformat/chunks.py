@@ -287,7 +287,7 @@ def parse_vocab(data: bytes) -> tuple[str, ...]:
         if name != name.strip():
             raise InvalidFieldError(f"VOCAB class name {name!r} has leading or trailing spaces")
         names.append(name)
-    if len(set(names)) != count:
+    if len(set(names)) != len(names):
         raise InvalidFieldError("VOCAB class names must be distinct")
     return tuple(names)
 

@@ -256,6 +256,11 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         "trailing-bytes": (good + b"\x00\x01", "ChecksumError", "two bytes appended after the CRC"),
         "missing-end-of-chunks": (recrc(head + b"\x01\x01\x05"), "TruncatedFileError",
                                   "a SEED chunk, then the file ends"),
+        "missing-end-of-chunks-crc-01": (_crc_starting_01(head), "TruncatedFileError",
+                                         "a SEED chunk, then the CRC, whose first byte is 0x01"),
+        "crc-mismatch-in-ancillary-chunk": (
+            head + b"\x40\x03abc" + rest + crc16(head + b"\x40\x03abd" + rest).to_bytes(2, "little"),
+            "ChecksumError", "an unknown ancillary chunk's byte changed: only the CRC sees it"),
         "oversize-label-length": (recrc(head + b"\x00\xff\xff\xff\x7f"), "TruncatedFileError",
                                   "label length 2**28-1 declared in a small file"),
         "varint-too-long": (recrc(b"SGC\x01\x80\x80\x80\x01"), "InvalidFieldError",
@@ -338,11 +343,28 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         "vocab-bad-utf8": (b"\x00\x02\xc3\x28\ncar", "a name that is not UTF-8"),
         "vocab-deflate-trailing-bytes": (b"\x01\x06" + packed + b"\x00", "a byte after the deflate stream"),
         "vocab-deflate-cut": (b"\x01\x06" + packed[:-3], "the deflate stream cut short"),
+        "vocab-4097-classes": (_many_names(4097), "4097 distinct names: more than 4096"),
     }
     for name, (payload, why) in vocab_payloads.items():
         out[name] = (_raw_build(sgc, [dict(type=ChunkType.VOCAB, data=payload)], models=0xF0),
                      "InvalidFieldError", why)
     return out
+
+
+def _many_names(count: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    text = "\n".join(f"c{i}" for i in range(count)).encode()
+    return b"\x01" + chunks.varint_bytes(count, 2) + packer.compress(text) + packer.flush()
+
+
+def _crc_starting_01(head: bytes) -> bytes:
+    """A file that ends after a SEED chunk, with a CRC whose first byte would read as type 0x01."""
+    for seed in range(1, 1 << 14):
+        payload = chunks.seed_payload(seed)
+        data = recrc(head + bytes([ChunkType.SEED, len(payload)]) + payload)
+        if data[-2] == ChunkType.SEED:
+            return data
+    raise RuntimeError("no seed gives such a CRC")
 
 
 def _oversize(sgc: SgcFile) -> bytes:
