@@ -13,16 +13,22 @@ Design choices (documented for users in ``docs/pillow.md``):
   a cut or damaged body (CRC mismatch) behind a valid header: that opens, and
   ``load()`` raises ``OSError`` unless ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set —
   Pillow's rule for truncated images.
-- Frames are samples, not animation: frame *k* is decoded with seed
+- Frames are samples, not animation, and only for those who ask: ``n_frames`` is 1
+  unless the ``frames`` option (``register_sgc_opener(frames=K)`` or
+  ``decoder_options(frames=K)``) asks for more, because readers that stack every
+  frame (``imageio.imiter``, ``skimage.io.imread(plugin="pil")``) would otherwise run
+  one generative decode per frame. Frame *k* is decoded with seed
   ``(base + k) mod 2**32`` where *base* is the ``seed`` decoder option, else the
-  file's stored seed, else 0 (the spec's default). Generative files have
-  :data:`N_FRAMES` frames; files of profile ``preview`` have one.
-- ``draft()`` switches to the weight-free preview, at a reduced size when asked.
+  file's stored seed, else 0 (the spec's default). Files of profile ``preview`` have one.
+- ``draft()`` switches to the weight-free preview, at a reduced size when asked;
+  ``thumbnail()`` paints that preview directly at the size it keeps.
+- Output sizes follow Pillow's ``Image.MAX_IMAGE_PIXELS`` (checked again at ``load()``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -32,26 +38,31 @@ import sgcformat
 from sgcformat import registry
 from sgcformat.container import (
     EXTENSION,
-    MAX_FILE_BYTES,
     MIME_TYPE,
     SIGNATURE,
-    VERSION,
+    SUPPORTED_VERSIONS,
     ChunkType,
     DecodeParams,
     SgcFile,
     parse,
+    read_limited,
     salvage,
 )
 from sgcformat.errors import ChecksumError, SgcFormatError, TruncatedFileError
+from sgcformat.preview_decoder import render_preview
 
-#: Frames (alternative samples) of a file whose profile is generative.
+#: Frames (alternative samples) the viewer offers when it opts in with ``frames=N_FRAMES``.
 N_FRAMES = 8
+
+#: Largest ``frames`` option: each frame is a generative decode.
+MAX_FRAMES = 1024
 
 #: Profile whose segmenter runs when ``save()`` gets neither ``labels`` nor ``profile``/``vocab``.
 DEFAULT_SAVE_PROFILE = "ldm-semantic-512"
 
 #: Options ``register_sgc_opener()`` accepts as defaults for every image opened afterwards.
-DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "fast", "profile", "use_cache")
+DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "fast", "profile", "use_cache",
+                   "frames")
 
 #: Options ``SgcImageFile.decoder_options()`` accepts for one image.
 IMAGE_OPTIONS = (*DEFAULT_OPTIONS, "seed", "callback", "cancel")
@@ -62,6 +73,10 @@ SAVE_OPTIONS = frozenset({
     "color_quality", "seed", "device", "exif", "xmp", "icc_profile",
 })
 
+#: Generic keys other programs pass to every format, accepted and ignored: ``dpi``
+#: (``matplotlib.pyplot.imsave`` always sends it; SGC stores no physical resolution).
+IGNORED_SAVE_OPTIONS = frozenset({"dpi"})
+
 _SEED_MODULUS = 2**32
 
 _defaults: dict[str, Any] = {}
@@ -70,8 +85,9 @@ _defaults: dict[str, Any] = {}
 def _accept(prefix: bytes) -> bool | str:
     if not prefix.startswith(SIGNATURE):
         return False
-    if len(prefix) > len(SIGNATURE) and prefix[len(SIGNATURE)] != VERSION:
-        return f"SGC version {prefix[len(SIGNATURE)]} is not supported (this reader: {VERSION})"
+    if len(prefix) > len(SIGNATURE) and prefix[len(SIGNATURE)] not in SUPPORTED_VERSIONS:
+        return (f"SGC version {prefix[len(SIGNATURE)]} is not supported "
+                f"(this reader: {', '.join(map(str, SUPPORTED_VERSIONS))})")
     return True
 
 
@@ -83,6 +99,7 @@ def _check_options(options: dict[str, Any], allowed: tuple[str, ...]) -> dict[st
     checks: dict[str, tuple[Callable[[Any], bool], str]] = {
         "seed": (lambda v: _is_int(v) and 0 <= v < _SEED_MODULUS, "an integer in 0..2**32-1"),
         "steps": (lambda v: _is_int(v) and 1 <= v <= 65535, "an integer in 1..65535"),
+        "frames": (lambda v: _is_int(v) and 1 <= v <= MAX_FRAMES, f"an integer in 1..{MAX_FRAMES}"),
         # Ranges of the PARAMS chunk fields the values travel in (spec §5).
         "strength": (lambda v: _is_number(v) and 0.01 <= v <= 1, "a number in 0.01..1"),
         "guidance_scale": (lambda v: _is_number(v) and 0.1 <= v <= 25.5, "a number in 0.1..25.5"),
@@ -117,7 +134,7 @@ class SgcImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         assert self.fp is not None
-        data = self.fp.read(MAX_FILE_BYTES + 1)
+        data = read_limited(self.fp)  # what is there, at most the format's limit + 1
         self._problem: SgcFormatError | None = None
         try:
             sgc = parse(data)
@@ -139,7 +156,7 @@ class SgcImageFile(ImageFile.ImageFile):
         self._frame = 0
         self._drafted = False
         self._options = dict(_defaults)
-        self.n_frames = 1 if sgc.profile == "preview" else N_FRAMES
+        self._set_frames()
         self.is_animated = False
         self.info.update(
             profile=sgc.profile,
@@ -174,7 +191,8 @@ class SgcImageFile(ImageFile.ImageFile):
         Accepted: ``seed`` (frame 0's seed), ``steps``, ``strength``, ``guidance_scale``,
         ``fast`` (the profile's few-step mode), ``device``, ``profile`` (decode with another
         profile, e.g. ``"preview"``), ``use_cache`` (the decoder's on-disk cache of decoded
-        images), ``callback(step, total)``, ``cancel`` (a ``threading.Event``).
+        images), ``callback(step, total)``, ``cancel`` (a ``threading.Event``), ``frames``
+        (``n_frames``: seeds offered as frames).
         ``None`` restores the default of an option. Raises ``ValueError`` for unknown
         options or values, and once the current frame is loaded (``seek()`` first).
         """
@@ -184,12 +202,18 @@ class SgcImageFile(ImageFile.ImageFile):
             checked = _check_options(options, IMAGE_OPTIONS)
             if "profile" in checked:
                 registry.check_pair(checked["profile"], self._sgc.vocab)
+            new = dict(self._options)
             for name, value in options.items():
                 if value is None:
-                    self._options.pop(name, None)
+                    new.pop(name, None)
                     if name in _defaults:
-                        self._options[name] = _defaults[name]
-            self._options.update(checked)
+                        new[name] = _defaults[name]
+            new.update(checked)
+            if self._frame >= new.get("frames", 1):
+                raise ValueError(f"frame {self._frame} is current: seek() to a frame below "
+                                 f"frames={new.get('frames', 1)} first")
+            self._options = new
+            self._set_frames()
             self.info["seed"] = self.seed
         return dict(self._options)
 
@@ -230,12 +254,30 @@ class SgcImageFile(ImageFile.ImageFile):
         self._reset_tile()
         return "RGB", (0, 0, width, height)
 
+    def thumbnail(self, size: tuple[float, float], resample: int = Image.Resampling.BICUBIC,
+                  reducing_gap: float | None = 2.0) -> None:
+        """As Pillow's, but the preview is painted at the size the thumbnail keeps.
+
+        Pillow drafts at twice the size (``reducing_gap``) and then resizes; the preview
+        is smooth at that scale, so painting it at the final size directly looks the same
+        and skips the resize. ``reducing_gap=None`` (no draft) keeps Pillow's behaviour.
+        """
+        final = _thumbnail_size(self.size, size)
+        if not self.tile or reducing_gap is None or final is None:
+            super().thumbnail(size, resample, reducing_gap)
+            return
+        self._drafted = True
+        self._size = final
+        self._reset_tile()
+        self.load()
+
     def load(self) -> Image.core.PixelAccess | None:
         if self.tile:
+            _check_pixels(self.size)
             image = self._render()
             if image.size != self.size:
                 raise OSError(f"SGC decoder returned {image.size}, expected {self.size}")
-            self.im = image.convert("RGB").im
+            self.im = (image if image.mode == "RGB" else image.convert("RGB")).im
             self.tile = []
             self.readonly = 0
             if self._exclusive_fp and self.fp:
@@ -247,6 +289,9 @@ class SgcImageFile(ImageFile.ImageFile):
         """Nothing to seek: the whole file was read by ``_open``."""
 
     # -- internals -----------------------------------------------------------------------
+
+    def _set_frames(self) -> None:
+        self.n_frames = 1 if self._sgc.profile == "preview" else self._options.get("frames", 1)
 
     def _reset_tile(self) -> None:
         self.info["seed"] = self.seed
@@ -269,7 +314,7 @@ class SgcImageFile(ImageFile.ImageFile):
         options = self._options
         profile = options.get("profile", sgc.profile)
         if self._drafted or profile == "preview":
-            return sgcformat.preview(sgc, self.size)
+            return render_preview(sgc, self.size, check_size=False)  # Pillow's limit applies
         registry.check_pair(profile, sgc.vocab)
         sgc = dataclasses.replace(sgc, profile=profile)
         params = DecodeParams(
@@ -287,10 +332,35 @@ class SgcImageFile(ImageFile.ImageFile):
                 use_cache=options.get("use_cache", True), fast=options.get("fast", False),
             )
         except ModuleNotFoundError as exc:
-            raise OSError(
-                f"decoding profile {profile} needs the models extra ({exc.name} is missing): "
-                "pip install 'sgcformat[models]'"
-            ) from exc
+            raise _models_missing(f"decoding profile {profile}", exc) from exc
+
+
+def _models_missing(what: str, exc: ModuleNotFoundError) -> OSError:
+    """The one-line error of a decode or encode that needs torch when it is not installed."""
+    return OSError(f"{what} needs the models extra ({exc.name} is missing): pip install 'sgcformat[models]'")
+
+
+def _check_pixels(size: tuple[int, int]) -> None:
+    """Pillow's decompression-bomb error, at ``load()`` too: the limit may have changed since open."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and size[0] * size[1] > 2 * limit:
+        raise Image.DecompressionBombError(
+            f"Image size ({size[0] * size[1]} pixels) exceeds limit of {2 * limit} pixels, "
+            "could be decompression bomb DOS attack.")
+
+
+def _thumbnail_size(current: tuple[int, int], size: tuple[float, float]) -> tuple[int, int] | None:
+    """The size ``Image.thumbnail(size)`` keeps (Pillow's own rule), ``None`` if it keeps the image."""
+    x, y = (math.floor(v) for v in size)
+    width, height = current
+    if x >= width and y >= height:
+        return None
+    aspect = width / height
+    if x / y >= aspect:
+        candidates, key = (math.floor(y * aspect), math.ceil(y * aspect)), lambda n: abs(aspect - n / y)
+        return max(min(candidates, key=key), 1), y
+    candidates = (math.floor(x / aspect), math.ceil(x / aspect))
+    return x, max(min(candidates, key=lambda n: 0 if n == 0 else abs(aspect - x / n)), 1)
 
 
 def _metadata_chunks(im: Image.Image, options: dict[str, Any]) -> tuple[Any, ...]:
@@ -321,7 +391,7 @@ def _metadata_chunks(im: Image.Image, options: dict[str, Any]) -> tuple[Any, ...
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    options = dict(im.encoderinfo)
+    options = {k: v for k, v in im.encoderinfo.items() if k not in IGNORED_SAVE_OPTIONS}
     unknown = sorted(set(options) - SAVE_OPTIONS)
     if unknown:
         raise ValueError(f"unsupported SGC save option(s) {unknown}; known: {sorted(SAVE_OPTIONS)}")
@@ -329,7 +399,10 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     options = {k: v for k, v in options.items() if v is not None}
     if not {"labels", "vocab", "profile"} & options.keys():
         options["profile"] = DEFAULT_SAVE_PROFILE
-    sgc = sgcformat.encode(im, chunks=chunks, **options)
+    try:
+        sgc = sgcformat.encode(im, chunks=chunks, **options)
+    except ModuleNotFoundError as exc:
+        raise _models_missing("saving without labels (the segmenter)", exc) from exc
     fp.write(sgc.to_bytes())
 
 
@@ -338,7 +411,9 @@ def register_sgc_opener(**defaults: Any) -> None:
 
     Like pillow-heif's ``register_heif_opener``. Accepted defaults: ``device``, ``steps``,
     ``strength``, ``guidance_scale``, ``fast``, ``profile`` (e.g. ``"preview"`` to never load
-    a model), ``use_cache``. Each call replaces the previous defaults; call it with none to reset.
+    a model), ``use_cache``, ``frames`` (``n_frames`` of generative files: seeds as frames, e.g.
+    :data:`N_FRAMES` in a viewer; default 1). Each call replaces the previous defaults; call it
+    with none to reset.
     """
     global _defaults
     _defaults = _check_options(defaults, DEFAULT_OPTIONS)
@@ -350,4 +425,4 @@ def register_sgc_opener(**defaults: Any) -> None:
 
 register_sgc_opener()
 
-__all__ = ["N_FRAMES", "SgcImageFile", "register_sgc_opener"]
+__all__ = ["IGNORED_SAVE_OPTIONS", "N_FRAMES", "SgcImageFile", "register_sgc_opener"]

@@ -61,7 +61,12 @@ def preview(sgc: SgcFile, size: tuple[int, int] | None = None):
 
 
 def decode(sgc: SgcFile, **options):
-    """Generative decode to a PIL image. See :func:`sgcformat.models.generate`."""
+    """Generative decode to a PIL image, within :data:`sgcformat.limits.MAX_IMAGE_PIXELS`.
+
+    See :func:`sgcformat.models.generate`.
+    """
+    from .limits import check_pixels
     from .models import generate
 
+    check_pixels(*sgc.size)
     return generate(sgc, **options)

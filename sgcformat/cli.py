@@ -131,7 +131,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
         save_image_atomic(render_preview(sgc), args.output)
         return 0
+    from .limits import check_pixels
     from .models import generate_batch
+
+    check_pixels(*sgc.size)
 
     first = args.seed if args.seed is not None else (sgc.seed or 0)
     seeds = list(range(first, first + args.batch_seeds))

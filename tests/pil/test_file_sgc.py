@@ -344,16 +344,43 @@ def test_thumbnail_without_models(generative_file, no_models):
 # -- frames -------------------------------------------------------------------------------
 
 
-def test_n_frames(generative_file, preview_file):
+def test_one_frame_unless_asked(generative_file, preview_file):
+    """Readers that stack frames (imageio.imiter, skimage's pil plugin) must run one decode."""
+    with Image.open(generative_file) as im:
+        assert im.n_frames == 1
+        assert not im.is_animated
+        with pytest.raises(EOFError):
+            im.seek(1)
+
+
+def test_frames_opt_in_per_process_and_per_image(generative_file, preview_file):
+    register_sgc_opener(frames=N_FRAMES)
     with Image.open(generative_file) as im:
         assert im.n_frames == N_FRAMES
         assert not im.is_animated
     with Image.open(preview_file) as im:
+        assert im.n_frames == 1  # the preview does not depend on the seed
+    register_sgc_opener()
+    with Image.open(generative_file) as im:
         assert im.n_frames == 1
-        assert not im.is_animated
+        assert im.decoder_options(frames=3)["frames"] == 3
+        assert im.n_frames == 3
+        im.seek(2)
+        with pytest.raises(ValueError, match="seek"):
+            im.decoder_options(frames=2)
+        assert im.n_frames == 3
+        im.seek(0)
+        assert "frames" not in im.decoder_options(frames=None) and im.n_frames == 1
+
+
+@pytest.mark.parametrize("frames", [0, -1, 1.5, True, 10**6])
+def test_frames_option_invalid(frames):
+    with pytest.raises(ValueError, match="frames"):
+        register_sgc_opener(frames=frames)
 
 
 def test_seek_tell(generative_file):
+    register_sgc_opener(frames=N_FRAMES)
     with Image.open(generative_file) as im:
         assert im.tell() == 0
         for frame in range(N_FRAMES):
@@ -368,6 +395,7 @@ def test_seek_tell(generative_file):
 
 
 def test_seed_wraps_around(generative_file):
+    register_sgc_opener(frames=N_FRAMES)
     sgc = sgcformat.read(generative_file).with_seed(2**32 - 1)
     with Image.open(io.BytesIO(sgc.to_bytes())) as im:
         im.seek(2)
@@ -375,6 +403,7 @@ def test_seed_wraps_around(generative_file):
 
 
 def test_seek_after_load_decodes_again(generative_file):
+    register_sgc_opener(frames=N_FRAMES)
     with Image.open(generative_file) as im:
         im.decoder_options(profile="preview")
         im.load()
@@ -385,6 +414,7 @@ def test_seek_after_load_decodes_again(generative_file):
 
 
 def test_image_sequence_yields_every_frame(generative_file):
+    register_sgc_opener(frames=N_FRAMES)
     with Image.open(generative_file) as im:
         im.decoder_options(profile="preview")
         seeds = [frame.info["seed"] for frame in ImageSequence.Iterator(im)]
@@ -396,6 +426,7 @@ def test_image_sequence_yields_every_frame(generative_file):
 
 def test_decoder_options_seed_sets_frame_zero(generative_file):
     with Image.open(generative_file) as im:
+        im.decoder_options(frames=4)
         assert im.decoder_options(seed=100)["seed"] == 100
         assert im.info["seed"] == 100
         im.seek(3)
