@@ -80,7 +80,7 @@ def _schedule(stages, source: Iterator, executor: Executor, workers: int, batch_
         busy = min(inflight.values(), default=len(stages))
         for stage in sorted(buffers):
             if stage < busy and buffers[stage]:
-                batch, buffers[stage][:] = buffers[stage], []
+                batch, buffers[stage] = buffers[stage], []
                 route(stage + 1, models[stage](batch))
                 return
 

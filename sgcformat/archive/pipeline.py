@@ -82,6 +82,7 @@ def drive(manifest: Manifest, the_plan: Plan, results: Iterator, summary: Summar
 
     ``start`` is the run's ``perf_counter()`` start, before the walk.
     """
+    tree.remove_stale_temporaries({Path(t.out).parent for t in the_plan.tasks})
     bar = Progress(len(the_plan.tasks), progress, f"sgc archive {summary.command}")
     pending = list(the_plan.rows)
     last_commit = time.monotonic()

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..container import EXTENSION
-from .manifest import NAME as MANIFEST_NAME
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,11 @@ def label_rel(rel: str, pattern: str) -> str:
     return f"{folder}/{filled}" if folder else filled
 
 
-def is_internal(rel: str) -> bool:
-    """Files an archive folder holds for itself (the manifest, temporary files)."""
-    name = rel.rpartition("/")[2]
-    return name.startswith(MANIFEST_NAME) or (name.startswith(".") and name.endswith(".tmp"))
+def remove_stale_temporaries(folders: Iterable[Path]) -> int:
+    """Delete the ``.NAME.XXXX.tmp`` files a killed run's atomic writes left in ``folders``."""
+    removed = 0
+    for folder in folders:
+        for path in folder.glob(".*.tmp") if folder.is_dir() else ():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
