@@ -15,14 +15,17 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import maps, registry
-from .coding import colors, labels
 from .chunks import vocab_payload
-from .container import MAX_GRID, ChunkType, SgcFile, build, grid_size
+from .coding import colors, labels
+from .container import MAX_GRID, SUPPORTED_VERSIONS, ChunkType, SgcFile, build, grid_size
 from .errors import BudgetError, MapShapeError
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 ORIENTATION_TAG = 0x0112
+
+#: encode() writes the newest version: 2 codes the colours given the label map (fewer bytes).
+WRITTEN_VERSION = SUPPORTED_VERSIONS[-1]
 
 #: Aspect ratios of image and label map may differ by this much (resizing rounds sizes).
 ASPECT_TOLERANCE = 0.02
@@ -105,16 +108,17 @@ class _Encoder:
         self.size = rgb.size
         # the label coder's prior follows a registry name; a custom vocabulary is a bare size
         self.vocab_name = registry.vocabulary(vocab).label_coder_key
+        self._label_map = cache(lambda long_side: maps.label_map(self.ids, grid_size(long_side, *self.size)))
         self._labels = cache(self._code_labels)
         self._colors = cache(self._code_colors)
 
     def _code_labels(self, long_side: int) -> bytes:
-        grid = maps.label_map(self.ids, grid_size(long_side, *self.size))
-        return labels.encode(grid, self.vocab_name)
+        return labels.encode(self._label_map(long_side), self.vocab_name)
 
-    def _code_colors(self, long_side: int, quality: int) -> bytes:
+    def _code_colors(self, long_side: int, quality: int, label_side: int) -> bytes:
+        """Version 2 codes the colours given the label map (spec/sgc-coding.md §6)."""
         grid = maps.color_map(self.rgb, grid_size(long_side, *self.size))
-        return colors.encode(grid, quality)
+        return colors.encode(grid, quality, version=WRITTEN_VERSION, labels=self._label_map(label_side))
 
     def file(self, s: Settings, chunks=()) -> SgcFile:
         return SgcFile(
@@ -122,8 +126,8 @@ class _Encoder:
             profile=self.profile,
             label_grid=s.label_grid, color_grid=s.color_grid, color_quality=s.color_quality,
             label_data=self._labels(s.label_grid),
-            color_data=self._colors(s.color_grid, s.color_quality),
-            chunks=tuple(chunks),
+            color_data=self._colors(s.color_grid, s.color_quality, s.label_grid),
+            chunks=tuple(chunks), version=WRITTEN_VERSION,
         )
 
     def nbytes(self, s: Settings) -> int:

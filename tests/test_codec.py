@@ -8,8 +8,9 @@ from PIL import Image
 
 import sgcformat
 from sgcformat import codec
+from sgcformat.coding import colors
 from sgcformat.container import parse
-from sgcformat.errors import BudgetError, MapShapeError, VocabularyError
+from sgcformat.errors import BitstreamError, BudgetError, MapShapeError, VocabularyError
 
 
 def test_default_encode_round_trips_through_bytes(scene):
@@ -113,3 +114,18 @@ def test_preview_has_requested_size_and_follows_colours(scene):
     # sky pixels stay sky-coloured: the preview does not bleed grass green into the sky
     top = np.asarray(full)[: image.height // 5].reshape(-1, 3).mean(axis=0)
     assert top[2] > top[1] > top[0]
+
+
+def test_files_are_version_2_with_colours_given_the_label_map(scene):
+    """encode() writes the newest bitstream; its colours decode only with the file's label map."""
+    image, label_png = scene
+    sgc = parse(sgcformat.encode(image, labels=label_png, vocab="coco-stuff-182").to_bytes())
+    assert sgc.version == 2
+    w, h = sgc.color_size
+    given = colors.decode(sgc.color_data, w, h, sgc.color_quality, version=2, labels=sgc.label_map)
+    np.testing.assert_array_equal(sgc.color_map, given)
+    try:
+        as_v1 = colors.decode(sgc.color_data, w, h, sgc.color_quality, version=1)
+    except BitstreamError:
+        as_v1 = None
+    assert as_v1 is None or not np.array_equal(as_v1, given)

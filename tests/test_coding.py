@@ -289,6 +289,62 @@ def test_color_round_trip_is_deterministic_and_bounded(rows, cols, quality, seed
     assert np.abs(a.astype(int) - rgb.astype(int)).max() <= bound
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 50), st.integers(1, 50),
+       st.integers(0, colors.QUALITY_LEVELS - 1), st.integers(0, 2**32 - 1))
+def test_version_2_round_trip_is_deterministic_and_bounded(rows, cols, label_rows, label_cols,
+                                                           quality, seed):
+    """Any label grid (finer, coarser, any shape); the same error bound as version 1."""
+    rng = np.random.default_rng(seed)
+    given = rng.integers(0, 4, (label_rows, label_cols)) * 7
+    rgb = rng.integers(0, 256, size=(rows, cols, 3), dtype=np.uint8)
+    data = colors.encode(rgb, quality, version=2, labels=given)
+    a = colors.decode(data, cols, rows, quality, version=2, labels=given)
+    np.testing.assert_array_equal(a, colors.decode(bytes(data), cols, rows, quality, version=2,
+                                                   labels=given.astype(np.uint16)))
+    assert np.abs(a.astype(int) - rgb.astype(int)).max() <= 4 * colors.STEPS[quality] + 4
+
+
+def test_version_2_depends_on_the_label_map():
+    """Decoding with another label map gives other colours; no label map is an error."""
+    yy, xx = np.mgrid[0:12, 0:16]
+    given = (xx > 5 + yy // 3).astype(int)
+    rgb = np.where(given[..., None] == 1, [200, 40, 30], [20, 90, 220]).astype(np.uint8)
+    data = colors.encode(rgb, 8, version=2, labels=given)
+    assert np.abs(colors.decode(data, 16, 12, 8, version=2, labels=given).astype(int) - rgb).max() < 40
+    assert not np.array_equal(colors.decode(data, 16, 12, 8, version=2, labels=given.T[:12, :12]),
+                              colors.decode(data, 16, 12, 8, version=2, labels=given))
+    with pytest.raises(ValueError, match="label map"):
+        colors.decode(data, 16, 12, 8, version=2)
+    with pytest.raises(BitstreamError, match="version 3"):
+        colors.decode(data, 16, 12, 8, version=3, labels=given)
+
+
+def test_version_2_is_smaller_on_the_corpus(corpus_pairs):
+    """Predicting detail bands from the label regions pays: fewer bytes, no worse error."""
+    from PIL import Image
+
+    from sgcformat import maps
+    from sgcformat.container import grid_size
+    from sgcformat.registry import vocabulary
+
+    sizes, errors = {1: 0, 2: 0}, {1: 0.0, 2: 0.0}
+    for entry in corpus_pairs[::3]:
+        rgb = np.asarray(Image.open(entry["image"]).convert("RGB"))
+        h, w = rgb.shape[:2]
+        with Image.open(entry["label"]) as im:
+            ids = vocabulary(entry["vocab"]).labels_from_png(np.asarray(im))
+        cmap = maps.color_map(rgb, grid_size(maps.default_long_side(w, h, 256), w, h))
+        lmap = maps.label_map(ids, grid_size(maps.default_long_side(w, h, 1024), w, h))
+        for version in (1, 2):
+            data = colors.encode(cmap, 8, version=version, labels=lmap)
+            back = colors.decode(data, cmap.shape[1], cmap.shape[0], 8, version=version, labels=lmap)
+            sizes[version] += len(data)
+            errors[version] += float(np.mean((back.astype(float) - cmap) ** 2))
+    assert sizes[2] < 0.97 * sizes[1], sizes
+    assert errors[2] <= errors[1] * 1.02, errors
+
+
 @given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_wavelet_is_exactly_invertible(rows, cols, seed):
     plane = np.random.default_rng(seed).integers(-300, 300, size=(rows, cols))
@@ -296,7 +352,9 @@ def test_wavelet_is_exactly_invertible(rows, cols, seed):
     shapes = colors._band_shapes(rows, cols)
     assert low.shape == shapes[-1][0]
     assert [tuple(b.shape for b in level) for level in details] == [s[1:] for s in shapes]
-    np.testing.assert_array_equal(colors._synthesise(low, details, lambda band: 1), plane)
+    for level in reversed(details):
+        low = colors._synthesise_level(low, *level)
+    np.testing.assert_array_equal(low, plane)
 
 
 def test_finest_quality_is_near_lossless():

@@ -987,14 +987,127 @@ static void synthesise_level(const int32_t *ll, const int32_t *lh, const int32_t
         unlift(vlow + x, c, vhigh + x, c, out + x, c, lr, hr);
 }
 
+/* Forward lifting step (§4.2, the encoder's): x (n values, stride xs) into low (⌈n/2⌉, stride
+ * ls) and high (⌊n/2⌋, stride hs), with the same symmetric extensions as unlift. */
+static void lift(const int32_t *x, Py_ssize_t xs, Py_ssize_t n, int32_t *low, Py_ssize_t ls,
+                 int32_t *high, Py_ssize_t hs)
+{
+    const Py_ssize_t nl = (n + 1) / 2, nh = n / 2;
+    for (Py_ssize_t i = 0; i < nh; i++) {
+        int32_t next = 2 * i + 2 < n ? x[(2 * i + 2) * xs] : x[2 * i * xs]; /* x[n] = x[n-2] */
+        high[i * hs] = x[(2 * i + 1) * xs] - asr(x[2 * i * xs] + next, 1);
+    }
+    for (Py_ssize_t i = 0; i < nl; i++) {
+        int32_t s0 = x[2 * i * xs];
+        if (nh) {
+            int32_t left = high[(i > 0 ? i - 1 : 0) * hs], right = high[(i < nh ? i : nh - 1) * hs];
+            s0 += asr(left + right + 2, 2);
+        }
+        low[i * ls] = s0;
+    }
+}
+
+/* One level of §4.2 analysis of in (r x c) into ll, lh, hl, hh; vlow, vhigh: scratch of r x c. */
+static void analyse_level(const int32_t *in, Py_ssize_t r, Py_ssize_t c, int32_t *ll, int32_t *lh,
+                          int32_t *hl, int32_t *hh, int32_t *vlow, int32_t *vhigh)
+{
+    const Py_ssize_t lr = (r + 1) / 2, hr = r / 2, lc = (c + 1) / 2, hc = c / 2;
+    for (Py_ssize_t x = 0; x < c; x++)
+        lift(in + x, c, r, vlow + x, c, vhigh + x, c);
+    for (Py_ssize_t y = 0; y < lr; y++)
+        lift(vlow + y * c, 1, c, ll + y * lc, 1, lh + y * hc, 1);
+    for (Py_ssize_t y = 0; y < hr; y++)
+        lift(vhigh + y * c, 1, c, hl + y * lc, 1, hh + y * hc, 1);
+}
+
+/* floor((2 num + den) / (2 den)) for den > 0: num / den rounded half up (§6). */
+static inline int64_t round_div(int64_t num, int64_t den)
+{
+    int64_t a = 2 * num + den, b = 2 * den;
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* §6 inputs: the label map as local class indices, and scratch for the prediction. */
+typedef struct {
+    const uint16_t *local; /* lr x lc local class indices, each < k */
+    Py_ssize_t lr, lc, k;
+    int64_t *sums, *means, *counts; /* k each */
+    int64_t *totals;                /* rows x cols */
+    int32_t *image, *bands, *vlow, *vhigh; /* rows x cols each; bands: 2 levels of bands */
+} LabelPrediction;
+
+/* Cell of an m-cell axis holding the centre of cell i of an n-cell axis (§6). */
+static inline Py_ssize_t owner(Py_ssize_t i, Py_ssize_t n, Py_ssize_t m)
+{
+    return (Py_ssize_t)(((int64_t)2 * i + 1) * m / (2 * (int64_t)n));
+}
+
+/* §6: the predicted LH, HL, HH of `level` (1 or 2) given the decoded low band `low` (lowr x
+ * lowc) of that level, for a plane of rows x cols; pointers into lp->bands. */
+static void predict_level(LabelPrediction *lp, const int32_t *low, Py_ssize_t lowr, Py_ssize_t lowc,
+                          int level, Py_ssize_t rows, Py_ssize_t cols, int32_t *out[3])
+{
+    const Py_ssize_t lr = lp->lr, lc = lp->lc, k = lp->k;
+    for (Py_ssize_t c = 0; c < k; c++)
+        lp->sums[c] = 0;
+    for (Py_ssize_t y = 0; y < lr; y++) {
+        const int32_t *row = low + owner(y, lr, lowr) * lowc;
+        for (Py_ssize_t x = 0; x < lc; x++)
+            lp->sums[lp->local[y * lc + x]] += row[owner(x, lc, lowc)];
+    }
+    for (Py_ssize_t c = 0; c < k; c++)
+        lp->means[c] = round_div(lp->sums[c], lp->counts[c]);
+    const Py_ssize_t cells = rows * cols;
+    int32_t *n = lp->vlow; /* label cells per colour cell (vlow is free until the analysis) */
+    for (Py_ssize_t i = 0; i < cells; i++) {
+        lp->totals[i] = 0;
+        n[i] = 0;
+    }
+    for (Py_ssize_t y = 0; y < lr; y++) {
+        Py_ssize_t base = owner(y, lr, rows) * cols;
+        for (Py_ssize_t x = 0; x < lc; x++) {
+            Py_ssize_t i = base + owner(x, lc, cols);
+            lp->totals[i] += lp->means[lp->local[y * lc + x]];
+            n[i]++;
+        }
+    }
+    for (Py_ssize_t y = 0; y < rows; y++) {
+        for (Py_ssize_t x = 0; x < cols; x++) {
+            Py_ssize_t i = y * cols + x;
+            lp->image[i] = (int32_t)(n[i] ? round_div(lp->totals[i], n[i])
+                                          : lp->means[lp->local[owner(y, rows, lr) * lc + owner(x, cols, lc)]]);
+        }
+    }
+    /* Analysis: level 1 of the image, then (level 2) of its LL. */
+    int32_t *b = lp->bands;
+    Py_ssize_t r = rows, c = cols;
+    const int32_t *in = lp->image;
+    for (int l = 1; l <= level; l++) {
+        const Py_ssize_t nlr = (r + 1) / 2, nhr = r / 2, nlc = (c + 1) / 2, nhc = c / 2;
+        int32_t *ll = b, *lh = ll + nlr * nlc, *hl = lh + nlr * nhc, *hh = hl + nhr * nlc;
+        analyse_level(in, r, c, ll, lh, hl, hh, lp->vlow, lp->vhigh);
+        out[0] = lh;
+        out[1] = hl;
+        out[2] = hh;
+        b = hh + nhr * nhc;
+        in = ll;
+        r = nlr;
+        c = nlc;
+    }
+}
+
 typedef struct {
     RangeDecoder *d;
     Context *low_zero, *low_mag, *zero, *mag;
     const int32_t *steps, *limits; /* per plane, per band class (§4.1) */
+    LabelPrediction *lp;           /* version 2 (§6), or NULL */
 } ColorState;
 
-/* Decode one detail band (§4.4) of `count` levels into dequantised coefficients. */
-static int decode_detail(ColorState *s, int plane, int ctx, int band, int32_t *out, Py_ssize_t count)
+/* Decode one detail band (§4.4) of `count` levels into dequantised coefficients, added to the
+ * prediction `pred` (version 2) or to 0 (pred NULL). */
+static int decode_detail(ColorState *s, int plane, int ctx, int band, int32_t *out, Py_ssize_t count,
+                         const int32_t *pred)
 {
     int32_t step = s->steps[plane * N_BAND_CLASSES + band];
     int32_t limit = s->limits[plane * N_BAND_CLASSES + band];
@@ -1002,7 +1115,7 @@ static int decode_detail(ColorState *s, int plane, int ctx, int band, int32_t *o
         int32_t e;
         if (decode_residual(s->d, &s->zero[ctx], &s->mag[MAG_UNARY * ctx], 0, limit, &e) < 0)
             return -1;
-        out[i] = e * step;
+        out[i] = e * step + (pred ? asr(3 * pred[i], 2) : 0);
     }
     return 0;
 }
@@ -1034,14 +1147,20 @@ static int decode_plane(ColorState *s, int plane, Py_ssize_t rows, Py_ssize_t co
     for (Py_ssize_t i = 0; i < r2l * c2l; i++)
         ll2[i] *= step;
     /* Detail bands, level 2 then 1, each LH, HL, HH; ctx = 4 kind + 2 (level - 1) + [HH]. */
-    if (decode_detail(s, plane, 4 * kind + 2, 1, lh2, r2l * c2h) < 0
-        || decode_detail(s, plane, 4 * kind + 2, 1, hl2, r2h * c2l) < 0
-        || decode_detail(s, plane, 4 * kind + 3, 2, hh2, r2h * c2h) < 0
-        || decode_detail(s, plane, 4 * kind, 3, lh1, r1l * c1h) < 0
-        || decode_detail(s, plane, 4 * kind, 3, hl1, r1h * c1l) < 0
-        || decode_detail(s, plane, 4 * kind + 1, 4, hh1, r1h * c1h) < 0)
+    int32_t *pred[3] = {NULL, NULL, NULL};
+    if (s->lp)
+        predict_level(s->lp, ll2, r2l, c2l, 2, rows, cols, pred);
+    if (decode_detail(s, plane, 4 * kind + 2, 1, lh2, r2l * c2h, pred[0]) < 0
+        || decode_detail(s, plane, 4 * kind + 2, 1, hl2, r2h * c2l, pred[1]) < 0
+        || decode_detail(s, plane, 4 * kind + 3, 2, hh2, r2h * c2h, pred[2]) < 0)
         return -1;
     synthesise_level(ll2, lh2, hl2, hh2, r2l, r2h, c2l, c2h, vlow, vhigh, ll1);
+    if (s->lp)
+        predict_level(s->lp, ll1, r1l, c1l, 1, rows, cols, pred);
+    if (decode_detail(s, plane, 4 * kind, 3, lh1, r1l * c1h, pred[0]) < 0
+        || decode_detail(s, plane, 4 * kind, 3, hl1, r1h * c1l, pred[1]) < 0
+        || decode_detail(s, plane, 4 * kind + 1, 4, hh1, r1h * c1h, pred[2]) < 0)
+        return -1;
     synthesise_level(ll1, lh1, hl1, hh1, r1l, r1h, c1l, c1h, vlow, vhigh, out);
     return 0;
 }
@@ -1057,14 +1176,12 @@ PyDoc_STRVAR(decode_colors_doc,
 "band classes LL2, LH2/HL2, HH2, LH1/HL1, HH1); init: 70 uint16 initial probabilities of\n"
 "LOW_ZERO, LOW_MAG, ZERO, MAG; shifts: one byte per context count.");
 
-static PyObject *decode_colors(PyObject *self, PyObject *args)
+/* Both versions: lp is NULL (version 1) or the label map's prediction state (version 2). */
+static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, Py_ssize_t height,
+                           const char *steps, Py_ssize_t steps_len, const char *limits,
+                           Py_ssize_t limits_len, const char *init, Py_ssize_t init_len,
+                           const char *shifts, Py_ssize_t shifts_len, LabelPrediction *lp)
 {
-    const char *data, *steps, *limits, *init, *shifts;
-    Py_ssize_t len, steps_len, limits_len, init_len, shifts_len, width, height;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#", &data, &len, &width, &height, &steps, &steps_len,
-                          &limits, &limits_len, &init, &init_len, &shifts, &shifts_len))
-        return NULL;
     const Py_ssize_t n_steps = N_PLANES * N_BAND_CLASSES;
     if (steps_len != n_steps * (Py_ssize_t)sizeof(int32_t)
         || limits_len != n_steps * (Py_ssize_t)sizeof(int32_t)) {
@@ -1107,7 +1224,7 @@ static PyObject *decode_colors(PyObject *self, PyObject *args)
     if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
         return NULL;
     ColorState s = {&d, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
-                    contexts + N_LOW_ZERO + N_LOW_MAG + N_ZERO, step_table, limit_table};
+                    contexts + N_LOW_ZERO + N_LOW_MAG + N_ZERO, step_table, limit_table, lp};
     int32_t *work = PyMem_Malloc((size_t)cells * 6 * sizeof(int32_t));
     if (!work)
         return PyErr_NoMemory();
@@ -1135,12 +1252,94 @@ done:
     return out;
 }
 
+static PyObject *decode_colors(PyObject *self, PyObject *args)
+{
+    const char *data, *steps, *limits, *init, *shifts;
+    Py_ssize_t len, steps_len, limits_len, init_len, shifts_len, width, height;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#", &data, &len, &width, &height, &steps, &steps_len,
+                          &limits, &limits_len, &init, &init_len, &shifts, &shifts_len))
+        return NULL;
+    return color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
+                     shifts, shifts_len, NULL);
+}
+
+PyDoc_STRVAR(decode_colors_v2_doc,
+"decode_colors_v2(data, width, height, steps, limits, init, shifts, local, label_width,\n"
+"                 label_height, k) -> bytearray\n\n"
+"Version-2 colour map (spec §6): as decode_colors, with the detail bands predicted from the\n"
+"label map given as local class indices (uint16, each < k, every one of 0..k-1 present).");
+
+static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
+{
+    const char *data, *steps, *limits, *init, *shifts, *local;
+    Py_ssize_t len, steps_len, limits_len, init_len, shifts_len, width, height, local_len, lc, lr, k;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#y#nnn", &data, &len, &width, &height, &steps, &steps_len,
+                          &limits, &limits_len, &init, &init_len, &shifts, &shifts_len, &local,
+                          &local_len, &lc, &lr, &k))
+        return NULL;
+    Py_ssize_t label_cells = checked_cells(lr, lc, 1, sizeof(uint16_t));
+    Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int64_t));
+    if (label_cells < 0 || cells < 0)
+        return NULL;
+    if (local_len != label_cells * (Py_ssize_t)sizeof(uint16_t) || k < 1 || k > 65536) {
+        PyErr_SetString(PyExc_ValueError, "local: expected label_width x label_height uint16, k 1..65536");
+        return NULL;
+    }
+    LabelPrediction lp = {NULL, lr, lc, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* sums, means, counts (k each) and totals (cells); the image, the bands of both levels (under
+     * 2 cells), vlow, vhigh (int32); an aligned copy of local. */
+    int64_t *wide = PyMem_Malloc(((size_t)k * 3 + (size_t)cells) * sizeof(int64_t));
+    int32_t *narrow = PyMem_Malloc((size_t)cells * 5 * sizeof(int32_t));
+    uint16_t *classes = PyMem_Malloc((size_t)label_cells * sizeof(uint16_t));
+    PyObject *out = NULL;
+    if (!wide || !narrow || !classes) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    lp.sums = wide;
+    lp.means = wide + k;
+    lp.counts = wide + 2 * k;
+    lp.totals = wide + 3 * k;
+    lp.image = narrow;
+    lp.bands = narrow + cells;
+    lp.vlow = narrow + 3 * cells;
+    lp.vhigh = narrow + 4 * cells;
+    memcpy(classes, local, (size_t)local_len);
+    lp.local = classes;
+    for (Py_ssize_t c = 0; c < k; c++)
+        lp.counts[c] = 0;
+    for (Py_ssize_t i = 0; i < label_cells; i++) {
+        uint16_t c = classes[i];
+        if (c >= k) {
+            PyErr_SetString(PyExc_ValueError, "local: class index >= k");
+            goto done;
+        }
+        lp.counts[c]++;
+    }
+    for (Py_ssize_t c = 0; c < k; c++) {
+        if (!lp.counts[c]) {
+            PyErr_SetString(PyExc_ValueError, "local: every class index 0..k-1 must occur");
+            goto done;
+        }
+    }
+    out = color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
+                    shifts, shifts_len, &lp);
+done:
+    PyMem_Free(wide);
+    PyMem_Free(narrow);
+    PyMem_Free(classes);
+    return out;
+}
+
 /* ---- module ------------------------------------------------------------------------------ */
 
 static PyMethodDef methods[] = {
     {"decode_labels", decode_labels, METH_VARARGS, decode_labels_doc},
     {"encode_labels", encode_labels, METH_VARARGS, encode_labels_doc},
     {"decode_colors", decode_colors, METH_VARARGS, decode_colors_doc},
+    {"decode_colors_v2", decode_colors_v2, METH_VARARGS, decode_colors_v2_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -37,6 +36,8 @@ STEPS: tuple[int, ...] = (64, 52, 44, 37, 32, 28, 25, 22, 20, 18, 16, 14, 12, 10
 QUALITY_LEVELS = len(STEPS)
 DEFAULT_QUALITY = 8
 
+#: Bitstream versions (spec §4; §6: version 2 predicts detail bands from the label map).
+VERSIONS = (1, 2)
 #: Wavelet decomposition levels per plane.
 LEVELS = 2
 #: Subband step = max(1, (base · BAND_SCALE[plane][band] + 32) >> 6), band in the order
@@ -75,39 +76,64 @@ _PRIOR_MAG = (
 )
 
 
-def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> bytes:
-    """Code an RGB colour map (rows, cols, 3) uint8 at ``quality`` (0 = coarsest)."""
+def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
+           labels: np.ndarray | None = None) -> bytes:
+    """Code an RGB colour map (rows, cols, 3) uint8 at ``quality`` (0 = coarsest).
+
+    Version 2 (spec §6) predicts the detail bands from ``labels``, the file's label map (any
+    grid size), which the decoder has decoded before the colours.
+    """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0 or rgb.dtype != np.uint8:
         raise ValueError(f"a colour map must be non-empty (rows, cols, 3) uint8, got {rgb.dtype} "
                          f"{rgb.shape}")
     base = _base_step(quality)
-    coder = _BandCoder(Encoder(), base)
+    predict = _predictor(version, labels, *rgb.shape[:2])
+    coder = _BandCoder(Encoder(), base, version)
     for plane_index, plane in enumerate(_ycocg(rgb.astype(np.int64))):
         low, details = _analyse(plane)
-        coder.plane(plane_index, low, details)
+        coder.plane(plane_index, low, details, predict)
     return coder.coder.finish()
 
 
-def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY) -> np.ndarray:
-    """Decode a colour map of ``height`` rows × ``width`` columns; raises BitstreamError."""
+def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY, *,
+           version: int = 1, labels: np.ndarray | None = None) -> np.ndarray:
+    """Decode a colour map of ``height`` rows × ``width`` columns; raises BitstreamError.
+
+    Version 2 needs ``labels``, the file's decoded label map.
+    """
     if width < 1 or height < 1:
         raise BitstreamError(f"colour map size {width}x{height} is empty")
     base = _base_step(quality)
+    predict = _predictor(version, labels, height, width)
     native = native_coder()
     if native is not None:
-        rgb = native.decode_colors(bytes(data), width, height, *_native_tables(base))
+        tables = _native_tables(base, version)
+        if predict is None:
+            rgb = native.decode_colors(bytes(data), width, height, *tables)
+        else:
+            rgb = native.decode_colors_v2(bytes(data), width, height, *tables, *predict.native_args())
         return np.frombuffer(rgb, dtype=np.uint8).reshape(height, width, 3)
-    coder = _BandCoder(Decoder(data), base)
+    coder = _BandCoder(Decoder(data), base, version)
     shapes = _band_shapes(height, width)
     planes = []
     for plane_index in range(_PLANES):
         low = np.zeros(shapes[-1][0], dtype=np.int64)
         details = [tuple(np.zeros(s, dtype=np.int64) for s in level[1:]) for level in shapes]
-        coder.plane(plane_index, low, details)
-        planes.append(_synthesise(low, details, lambda band, p=plane_index: band_step(base, p, band)))
+        planes.append(coder.plane(plane_index, low, details, predict))
     coder.coder.finish()
     return _inverse_ycocg(*planes)
+
+
+def _predictor(version: int, labels: np.ndarray | None, rows: int, cols: int) -> _LabelPrediction | None:
+    """The version's detail-band prediction: none in version 1, from ``labels`` in version 2."""
+    if version not in VERSIONS:
+        raise BitstreamError(f"colour bitstream version {version} is not one of {VERSIONS}")
+    if version == 1:
+        return None
+    if labels is None:
+        raise ValueError("a version-2 colour map is coded given the file's label map")
+    return _LabelPrediction(np.asarray(labels), rows, cols)
 
 
 def band_step(base: int, plane: int, band: int) -> int:
@@ -122,15 +148,21 @@ def _base_step(quality: int) -> int:
 
 
 @functools.cache
-def _native_tables(base: int) -> tuple[bytes, bytes, bytes, bytes]:
+def _native_tables(base: int, version: int) -> tuple[bytes, bytes, bytes, bytes]:
     """This module's tables as the native decoder takes them: per plane and band class the step
     and the level limit (int32), the contexts' initial probabilities (uint16), the shifts."""
-    steps = [band_step(base, plane, band) for plane in range(_PLANES) for band in range(len(BAND_SCALE[0]))]
-    limits = [_COEFF_LIMIT // step + 1 for step in steps]
+    bands = [(plane, band) for plane in range(_PLANES) for band in range(len(BAND_SCALE[0]))]
+    steps = [band_step(base, plane, band) for plane, band in bands]
+    limits = [_level_limit(version, band, band_step(base, plane, band)) for plane, band in bands]
     init = [p for prior in (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _PRIOR_ZERO, _PRIOR_MAG)
             for p in _primed(prior)[0::2]]
     return (np.asarray(steps, dtype=np.int32).tobytes(), np.asarray(limits, dtype=np.int32).tobytes(),
             np.asarray(init, dtype=np.uint16).tobytes(), NATIVE_SHIFTS)
+
+
+def _level_limit(version: int, band: int, step: int) -> int:
+    """Largest |level| of a band; version 2's detail levels are residuals of a prediction."""
+    return (_COEFF_LIMIT if version == 1 or band == 0 else 2 * _COEFF_LIMIT) // step + 1
 
 
 def _detail_band(level: int, orientation: int) -> int:
@@ -192,15 +224,15 @@ def _unlift(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return out
 
 
-def _analyse(plane: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """LEVELS of 2-D 5/3 analysis: the low band and, finest first, (LH, HL, HH) per level.
+def _analyse(plane: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """``levels`` of 2-D 5/3 analysis: the low band and, finest first, (LH, HL, HH) per level.
 
     Columns are lifted first (vertical low / high), then the rows of each half; LH is
     vertically low and horizontally high.
     """
     details = []
     low = plane
-    for _ in range(LEVELS):
+    for _ in range(levels):
         v_low, v_high = _lift(low)
         ll, lh = (b.T for b in _lift(v_low.T))
         hl, hh = (b.T for b in _lift(v_high.T))
@@ -219,17 +251,71 @@ def _band_shapes(rows: int, cols: int) -> list[tuple[tuple[int, int], ...]]:
     return shapes
 
 
-def _synthesise(low: np.ndarray, details: list[tuple[np.ndarray, ...]],
-                step: Callable[[int], int]) -> np.ndarray:
-    """Dequantise (level · step(band)) and invert the wavelet: rows of each half, then columns."""
-    out = low * step(0)
-    for level in range(LEVELS, 0, -1):
-        lh, hl, hh = (band * step(_detail_band(level, o))
-                      for o, band in enumerate(details[level - 1]))
-        v_low = _unlift(out.T, lh.T).T
-        v_high = _unlift(hl.T, hh.T).T
-        out = _unlift(v_low, v_high)
-    return out
+def _synthesise_level(low: np.ndarray, lh: np.ndarray, hl: np.ndarray, hh: np.ndarray) -> np.ndarray:
+    """One level of synthesis from dequantised bands: rows of each half, then columns."""
+    v_low = _unlift(low.T, lh.T).T
+    v_high = _unlift(hl.T, hh.T).T
+    return _unlift(v_low, v_high)
+
+
+class _LabelPrediction:
+    """Version 2's prediction of the detail bands of a level from the label map (spec §6).
+
+    Each label cell belongs to one cell of a grid by its centre (as pixels do in
+    :func:`sgcformat.maps.label_map`). A class's mean on a decoded low band is the mean of the
+    band over its label cells; each colour cell takes the mean of its label cells' class means,
+    an image with the label map's edges and the band's colours, whose own detail bands
+    (scaled by 3/4) predict the coded ones: the coder then pays only for what the label map does
+    not explain.
+    """
+
+    def __init__(self, labels: np.ndarray, rows: int, cols: int) -> None:
+        if labels.ndim != 2 or labels.size == 0:
+            raise ValueError(f"a label map must be a non-empty 2-D array, got {labels.shape}")
+        self.label_shape = labels.shape
+        _, local = np.unique(labels, return_inverse=True)
+        self.local = local.ravel().astype(np.int64)
+        self.counts = np.bincount(self.local)
+        cell = self._cells(rows, cols)
+        self.per_cell = np.bincount(cell, minlength=rows * cols)
+        self.cell = cell
+        # A colour cell no label cell centre falls in (a label grid coarser than the colour
+        # grid) takes the class of the label cell that holds its own centre.
+        lr, lc = self.label_shape
+        fallback = (_owner(rows, lr)[:, None] * lc + _owner(cols, lc)[None, :]).ravel()
+        self.fallback = self.local[fallback]
+        self.shape = (rows, cols)
+
+    def _cells(self, rows: int, cols: int) -> np.ndarray:
+        """The cell of a rows × cols grid each label cell's centre falls in (raster index)."""
+        lr, lc = self.label_shape
+        return (_owner(lr, rows)[:, None] * cols + _owner(lc, cols)[None, :]).ravel()
+
+    def __call__(self, low: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
+        """Predicted (LH, HL, HH) of ``level`` given the decoded low band ``low`` of that level."""
+        sums = np.bincount(self.local, weights=low.ravel()[self._cells(*low.shape)],
+                           minlength=len(self.counts)).astype(np.int64)
+        means = _round_div(sums, self.counts)
+        total = np.bincount(self.cell, weights=means[self.local], minlength=self.per_cell.size)
+        image = np.where(self.per_cell > 0, _round_div(total.astype(np.int64), np.maximum(self.per_cell, 1)),
+                         means[self.fallback])
+        _, details = _analyse(image.reshape(self.shape), level)
+        return tuple((3 * band) >> 2 for band in details[level - 1])
+
+    def native_args(self) -> tuple[bytes, bytes, int, int, int]:
+        """The label cells' local classes (uint16), the label grid and the class count."""
+        lr, lc = self.label_shape
+        return self.local.astype(np.uint16).tobytes(), lc, lr, len(self.counts)
+
+
+def _owner(n: int, m: int) -> np.ndarray:
+    """Cell of an m-cell axis that the centre of each of n cells falls in: ⌊(2i + 1)·m / 2n⌋."""
+    return (2 * np.arange(n) + 1) * m // (2 * n)
+
+
+def _round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den rounded half up, in integers (den > 0)."""
+    return (2 * num + den) // (2 * den)
 
 
 def _band_gain(band: int) -> float:
@@ -248,43 +334,52 @@ class _BandCoder:
     as it goes, minimising distortion + λ·rate with the coder's current probabilities.
     """
 
-    def __init__(self, coder: Encoder | Decoder, base: int) -> None:
+    def __init__(self, coder: Encoder | Decoder, base: int, version: int = 1) -> None:
         self.coder = coder
         self.encoding = isinstance(coder, Encoder)
         self.base = base
+        self.version = version
         self.lam = _LAMBDA * base * base
         self.low_zero = _primed(_PRIOR_LOW_ZERO)
         self.low_mag = _primed(_PRIOR_LOW_MAG)
         self.zero = _primed(_PRIOR_ZERO)
         self.mag = _primed(_PRIOR_MAG)
 
-    def plane(self, index: int, low: np.ndarray, details: list[tuple[np.ndarray, ...]]) -> None:
-        """Low band (MED-predicted, raster order), then detail bands coarse to fine."""
+    def plane(self, index: int, low: np.ndarray, details: list[tuple[np.ndarray, ...]],
+              predict: _LabelPrediction | None = None) -> np.ndarray:
+        """Low band (MED-predicted, raster order), then detail bands coarse to fine; returns the
+        reconstructed plane. ``predict`` (version 2) predicts each level's detail bands from the
+        low band reconstructed so far; the levels code what it leaves."""
         kind = min(index, 1)
         weight = _RGB_WEIGHTS[index]
         step = band_step(self.base, index, 0)
         values, dscale = self._prepare(low, step, weight * _band_gain(0))
         levels = [[0] * low.shape[1] for _ in range(low.shape[0])]
-        limit = _COEFF_LIMIT // step + 1
+        limit = _level_limit(self.version, 0, step)
         for y, row in enumerate(levels):
             for x in range(len(row)):
                 pred = _med(levels, y, x)
                 target = values[y * len(row) + x] if self.encoding else 0
                 row[x] = pred + self._value(self.low_zero, self.low_mag, kind, target - pred,
                                             dscale, limit, pred, abs(target - pred) <= 1)
-        low[...] = levels
+        out = np.asarray(levels, dtype=np.int64).reshape(low.shape) * step
         for level in range(LEVELS, 0, -1):
+            predicted = (0, 0, 0) if predict is None else predict(out, level)
+            bands = []
             for orientation, band in enumerate(details[level - 1]):
                 b = _detail_band(level, orientation)
                 step = band_step(self.base, index, b)
-                values, dscale = self._prepare(band, step, weight * _band_gain(b))
+                values, dscale = self._prepare(band - predicted[orientation], step, weight * _band_gain(b))
                 ctx = (kind * 2 + (level - 1)) * 2 + (orientation == 2)
-                limit = _COEFF_LIMIT // step + 1
-                band[...] = np.reshape([
+                limit = _level_limit(self.version, b, step)
+                coded = np.reshape([
                     self._value(self.zero, self.mag, ctx, values[i] if self.encoding else 0,
                                 dscale, limit, 0, abs(values[i]) <= 1 if self.encoding else False)
                     for i in range(band.size)
-                ], band.shape)
+                ], band.shape).astype(np.int64)
+                bands.append(predicted[orientation] + coded * step)
+            out = _synthesise_level(out, *bands)
+        return out
 
     def _prepare(self, band: np.ndarray, step: int, gain: float) -> tuple[list, float]:
         """Encoder: coefficients in units of ``step`` (raster order) and the image distortion of
