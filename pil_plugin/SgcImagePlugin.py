@@ -27,6 +27,7 @@ Design choices (documented for users in ``docs/pillow.md``):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from sgcformat.container import (
     salvage,
 )
 from sgcformat.errors import ChecksumError, SgcFormatError, TruncatedFileError
+from sgcformat.photo_metadata import ORIENTATION_TAG, to_exif, upright_exif
 from sgcformat.preview_decoder import render_preview
 
 #: Frames (alternative samples) the viewer offers when it opts in with ``frames=N_FRAMES``.
@@ -170,6 +172,11 @@ class SgcImageFile(ImageFile.ImageFile):
                            ("icc_profile", ChunkType.ICC)):
             if (chunk := sgc.chunk(type_)) is not None:
                 self.info[key] = chunk.data
+        if "exif" not in self.info and sgc.chunk(ChunkType.META) is not None:
+            # The essential record, as EXIF for readers that expect info["exif"]; a damaged
+            # ancillary chunk never stops the image from opening.
+            with contextlib.suppress(SgcFormatError):
+                self.info["exif"] = to_exif(sgc.metadata)
         self._reset_tile()
 
     # -- public API beyond Pillow's ------------------------------------------------------
@@ -386,6 +393,8 @@ def _metadata_chunks(im: Image.Image, options: dict[str, Any]) -> tuple[Any, ...
         value = bytes(value)
         if key == "exif" and value.startswith(b"Exif\x00\x00"):
             value = value[6:]  # the chunk holds raw Exif from the TIFF header on (spec §5)
+        if key == "exif" and im.getexif().get(ORIENTATION_TAG, 1) != 1:
+            value = upright_exif(value)  # encode stores the pixels turned upright
         chunks.append(Chunk(type_, value))
     return tuple(chunks)
 

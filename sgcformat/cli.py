@@ -189,7 +189,23 @@ def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
         "bytes": nbytes,
         "bpp": 8 * nbytes / (sgc.width * sgc.height),
         "chunks": sgc.chunk_table(),
+        "metadata": _metadata(sgc),
     }
+
+
+def _metadata(sgc: container.SgcFile) -> dict | None:
+    """The essential metadata record (META chunk) as JSON-ready fields, ``None`` without one."""
+    meta = sgc.metadata
+    if meta is None:
+        return None
+    fields = {k: v for k, v in vars(meta).items() if v is not None}
+    if "captured" in fields:
+        fields["captured"] = fields["captured"].isoformat()
+    if "utc_offset" in fields:
+        fields["utc_offset"] = fields["utc_offset"].total_seconds() / 3600
+    if "gps" in fields:
+        fields["gps"] = [round(v, 7) for v in fields["gps"]]
+    return fields
 
 
 def _present_display_names(sgc: container.SgcFile) -> list[str]:
@@ -210,6 +226,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{'x'.join(map(str, info['color_size']))} at quality {info['color_quality']}")
     print(f"  classes: {', '.join(info['classes'])}")
     print("  " + ", ".join(f"{c['type']} {c['bytes']} B" for c in info["chunks"]))
+    if info["metadata"]:
+        print("  metadata: " + ", ".join(f"{k} {v}" for k, v in info["metadata"].items()))
     return 0
 
 

@@ -18,7 +18,7 @@ from .container import Chunk, ChunkType, EssentialMetadata
 KEEP_CHOICES = ("essential", "all", "none")
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_MAKE, _MODEL, _DATETIME, _DOCUMENT_NAME, _ORIENTATION = 0x010F, 0x0110, 0x0132, 0x010D, 0x0112
+_MAKE, _MODEL, _DATETIME, _DOCUMENT_NAME, ORIENTATION_TAG = 0x010F, 0x0110, 0x0132, 0x010D, 0x0112
 _DATETIME_ORIGINAL, _DATETIME_DIGITIZED, _OFFSET_ORIGINAL = 0x9003, 0x9004, 0x9011
 _MAX_TEXT = 255
 _OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
@@ -89,14 +89,22 @@ def chunks_for(im: Image.Image, name: str | None, keep: str) -> tuple[Chunk, ...
     chunks = [] if meta is None else [Chunk(ChunkType.META, meta.to_bytes())]
     if keep == "all":
         if len(exif):
-            if _ORIENTATION in exif:
-                exif[_ORIENTATION] = 1
-            chunks.append(Chunk(ChunkType.EXIF, exif.tobytes()[6:]))  # raw TIFF (spec §5)
+            chunks.append(Chunk(ChunkType.EXIF, upright_exif(exif.tobytes()[6:])))  # raw TIFF (spec §5)
         for key, type_ in (("xmp", ChunkType.XMP), ("icc_profile", ChunkType.ICC)):
             value = im.info.get(key)
             if value:
                 chunks.append(Chunk(type_, value.encode() if isinstance(value, str) else bytes(value)))
     return tuple(chunks)
+
+
+def upright_exif(raw: bytes) -> bytes:
+    """EXIF (raw TIFF) of a photo whose pixels were turned upright: Orientation 1, all else kept."""
+    exif = Image.Exif()
+    exif.load(raw)
+    if exif.get(ORIENTATION_TAG, 1) == 1:
+        return raw
+    exif[ORIENTATION_TAG] = 1
+    return exif.tobytes()[6:]
 
 
 def _datetime(value) -> dt.datetime | None:
