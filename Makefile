@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make demo   - install into .venv and run the main job (encode corpus photos, bitrate table, previews)
+#   make demo   - install into .venv and run the main job: the corpus as an .sgc archive tree, restored as previews
 #   make test   - install into .venv with test extras and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
