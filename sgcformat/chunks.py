@@ -38,6 +38,8 @@ def read_varint(data: bytes, pos: int, end: int, max_bytes: int, what: str,
     (``truncated``), more than ``max_bytes`` bytes, or a non-minimal final 0x00 byte (both
     :class:`InvalidFieldError`) — spec §7 step 5.
     """
+    if pos < end and data[pos] < 0x80:  # one byte: most fields of a real file
+        return data[pos], pos + 1
     value = shift = 0
     for i in range(max_bytes):
         if pos >= end:

@@ -123,3 +123,13 @@ def test_valid_vector(path):
 def test_invalid_vector(path):
     record = json.loads(path.read_text())
     check_invalid(record, vector_bytes(path, record))
+
+
+def test_registry_document_lists_the_registry():
+    """spec/sgc-registry.md (normative class lists) says what the reference registry holds."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_registry", VECTORS.parent / "make_registry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (VECTORS.parent / "sgc-registry.md").read_text() == module.document()
