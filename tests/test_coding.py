@@ -311,9 +311,13 @@ def test_version_2_depends_on_the_label_map():
     given = (xx > 5 + yy // 3).astype(int)
     rgb = np.where(given[..., None] == 1, [200, 40, 30], [20, 90, 220]).astype(np.uint8)
     data = colors.encode(rgb, 8, version=2, labels=given)
-    assert np.abs(colors.decode(data, 16, 12, 8, version=2, labels=given).astype(int) - rgb).max() < 40
-    assert not np.array_equal(colors.decode(data, 16, 12, 8, version=2, labels=given.T[:12, :12]),
-                              colors.decode(data, 16, 12, 8, version=2, labels=given))
+    right = colors.decode(data, 16, 12, 8, version=2, labels=given)
+    assert np.abs(right.astype(int) - rgb).max() < 40
+    try:
+        other = colors.decode(data, 16, 12, 8, version=2, labels=given.T[:12, :12])
+    except BitstreamError:  # the contexts follow the label map too, so it may not even parse
+        other = None
+    assert other is None or not np.array_equal(other, right)
     with pytest.raises(ValueError, match="label map"):
         colors.decode(data, 16, 12, 8, version=2)
     with pytest.raises(BitstreamError, match="version 3"):

@@ -891,8 +891,10 @@ done:
 #define N_LOW_ZERO 2
 #define N_LOW_MAG 12
 #define N_ZERO 8
+#define N_ZERO_V2 16 /* §6.4: each ZERO context split by the size of the prediction */
 #define N_MAG 48
 #define N_COLOR_CONTEXTS (N_LOW_ZERO + N_LOW_MAG + N_ZERO + N_MAG)
+#define N_COLOR_CONTEXTS_V2 (N_COLOR_CONTEXTS - N_ZERO + N_ZERO_V2)
 
 /* Arithmetic shift right, i.e. floor division by 2^s, without implementation-defined behaviour. */
 static inline int32_t asr(int32_t a, int s)
@@ -1035,6 +1037,9 @@ typedef struct {
     int64_t *sums, *means, *counts; /* k each */
     int64_t *totals;                /* rows x cols */
     int32_t *image, *bands, *vlow, *vhigh; /* rows x cols each; bands: 2 levels of bands */
+    int32_t *low_classes;           /* the class of each LL2 cell (§6.3) */
+    int32_t *last;                  /* k: the latest LL2 level of each class, while decoding a plane */
+    uint8_t *seen;                  /* k: whether `last` holds one */
 } LabelPrediction;
 
 /* Cell of an m-cell axis holding the centre of cell i of an n-cell axis (§6). */
@@ -1097,6 +1102,64 @@ static void predict_level(LabelPrediction *lp, const int32_t *low, Py_ssize_t lo
     }
 }
 
+/* §6.3 the LL2 prediction of (y, x): the neighbour in the same label region when only one of
+ * left and up is, else the latest level of the cell's class when neither is, else MED. */
+static int32_t low_prediction(const LabelPrediction *lp, const int32_t *band, Py_ssize_t cols,
+                              Py_ssize_t y, Py_ssize_t x)
+{
+    const int32_t *cls = lp->low_classes;
+    int32_t c = cls[y * cols + x];
+    int has_left = x > 0, has_up = y > 0;
+    int32_t left = has_left ? cls[y * cols + x - 1] : -1, up = has_up ? cls[(y - 1) * cols + x] : -1;
+    if (has_left && left == c && has_up && up != c)
+        return band[y * cols + x - 1];
+    if (has_up && up == c && has_left && left != c)
+        return band[(y - 1) * cols + x];
+    if (left != c && up != c && lp->seen[c])
+        return lp->last[c];
+    return med(band, cols, y, x);
+}
+
+/* §6.3 the class of each cell of an r x c low band: the most frequent among the label cells whose
+ * centres it holds (ties: the smaller), else the class of the label cell holding its centre.
+ * order (label cells) and votes (k, zero on entry and exit) are scratch. */
+static void sample_classes(LabelPrediction *lp, Py_ssize_t r, Py_ssize_t c, int32_t *out,
+                           Py_ssize_t *order, Py_ssize_t *start, int32_t *votes)
+{
+    const Py_ssize_t lr = lp->lr, lc = lp->lc, n = r * c;
+    /* Counting sort of the label cells by the cell holding their centre. */
+    for (Py_ssize_t i = 0; i <= n; i++)
+        start[i] = 0;
+    for (Py_ssize_t y = 0; y < lr; y++)
+        for (Py_ssize_t x = 0; x < lc; x++)
+            start[owner(y, lr, r) * c + owner(x, lc, c) + 1]++;
+    for (Py_ssize_t i = 0; i < n; i++)
+        start[i + 1] += start[i];
+    for (Py_ssize_t y = 0; y < lr; y++) {
+        for (Py_ssize_t x = 0; x < lc; x++) {
+            Py_ssize_t cell = owner(y, lr, r) * c + owner(x, lc, c);
+            order[start[cell]++] = y * lc + x;
+        }
+    }
+    for (Py_ssize_t i = n; i > 0; i--) /* start[i] is the end of cell i - 1 now; shift back */
+        start[i] = start[i - 1];
+    start[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t best = -1;
+        for (Py_ssize_t j = start[i]; j < start[i + 1]; j++) {
+            int32_t cls = lp->local[order[j]];
+            votes[cls]++;
+            if (best < 0 || votes[cls] > votes[best] || (votes[cls] == votes[best] && cls < best))
+                best = cls;
+        }
+        for (Py_ssize_t j = start[i]; j < start[i + 1]; j++)
+            votes[lp->local[order[j]]] = 0;
+        if (best < 0)
+            best = lp->local[owner(i / c, r, lr) * lc + owner(i % c, c, lc)];
+        out[i] = best;
+    }
+}
+
 typedef struct {
     RangeDecoder *d;
     Context *low_zero, *low_mag, *zero, *mag;
@@ -1112,10 +1175,12 @@ static int decode_detail(ColorState *s, int plane, int ctx, int band, int32_t *o
     int32_t step = s->steps[plane * N_BAND_CLASSES + band];
     int32_t limit = s->limits[plane * N_BAND_CLASSES + band];
     for (Py_ssize_t i = 0; i < count; i++) {
-        int32_t e;
-        if (decode_residual(s->d, &s->zero[ctx], &s->mag[MAG_UNARY * ctx], 0, limit, &e) < 0)
+        int32_t e, p = pred ? asr(3 * pred[i], 2) : 0;
+        /* Version 2: zero context 2 ctx + [2 |p| >= step] (§6.4). */
+        Context *z = pred ? &s->zero[2 * ctx + (2 * (p < 0 ? -p : p) >= step)] : &s->zero[ctx];
+        if (decode_residual(s->d, z, &s->mag[MAG_UNARY * ctx], 0, limit, &e) < 0)
             return -1;
-        out[i] = e * step + (pred ? asr(3 * pred[i], 2) : 0);
+        out[i] = e * step + p;
     }
     return 0;
 }
@@ -1133,15 +1198,23 @@ static int decode_plane(ColorState *s, int plane, Py_ssize_t rows, Py_ssize_t co
     int32_t *lh1 = hh2 + r2h * c2h, *hl1 = lh1 + r1l * c1h, *hh1 = hl1 + r1h * c1l;
     int32_t *ll1 = hh1 + r1h * c1h, *vlow = ll1 + r1l * c1l, *vhigh = vlow + r1l * cols;
 
-    /* LL2: MED-predicted levels, then dequantised. */
+    /* LL2: MED-predicted levels (version 2: §6.3), then dequantised. */
     int32_t limit = s->limits[plane * N_BAND_CLASSES], step = s->steps[plane * N_BAND_CLASSES];
+    LabelPrediction *lp = s->lp;
+    if (lp)
+        memset(lp->seen, 0, (size_t)lp->k);
     for (Py_ssize_t y = 0; y < r2l; y++) {
         for (Py_ssize_t x = 0; x < c2l; x++) {
-            int32_t pred = med(ll2, c2l, y, x), e;
+            int32_t pred = lp ? low_prediction(lp, ll2, c2l, y, x) : med(ll2, c2l, y, x), e;
             if (decode_residual(s->d, &s->low_zero[kind], &s->low_mag[MAG_UNARY * kind], pred, limit,
                                 &e) < 0)
                 return -1;
             ll2[y * c2l + x] = pred + e;
+            if (lp) {
+                int32_t c = lp->low_classes[y * c2l + x];
+                lp->last[c] = pred + e;
+                lp->seen[c] = 1;
+            }
         }
     }
     for (Py_ssize_t i = 0; i < r2l * c2l; i++)
@@ -1188,8 +1261,9 @@ static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, P
         PyErr_SetString(PyExc_ValueError, "steps, limits: expected 15 int32 each");
         return NULL;
     }
-    if (init_len != N_COLOR_CONTEXTS * (Py_ssize_t)sizeof(uint16_t)) {
-        PyErr_SetString(PyExc_ValueError, "init: expected 70 uint16 probabilities");
+    const int n_zero = lp ? N_ZERO_V2 : N_ZERO, n_contexts = lp ? N_COLOR_CONTEXTS_V2 : N_COLOR_CONTEXTS;
+    if (init_len != n_contexts * (Py_ssize_t)sizeof(uint16_t)) {
+        PyErr_Format(PyExc_ValueError, "init: expected %d uint16 probabilities", n_contexts);
         return NULL;
     }
     if (check_shifts(shifts_len) < 0)
@@ -1209,8 +1283,8 @@ static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, P
             return NULL;
         }
     }
-    Context contexts[N_COLOR_CONTEXTS];
-    for (int i = 0; i < N_COLOR_CONTEXTS; i++) {
+    Context contexts[N_COLOR_CONTEXTS_V2];
+    for (int i = 0; i < n_contexts; i++) {
         uint16_t p;
         memcpy(&p, init + i * sizeof(uint16_t), sizeof p);
         if (p < 1 || p >= PROB_ONE) {
@@ -1224,7 +1298,7 @@ static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, P
     if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
         return NULL;
     ColorState s = {&d, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
-                    contexts + N_LOW_ZERO + N_LOW_MAG + N_ZERO, step_table, limit_table, lp};
+                    contexts + N_LOW_ZERO + N_LOW_MAG + n_zero, step_table, limit_table, lp};
     int32_t *work = PyMem_Malloc((size_t)cells * 6 * sizeof(int32_t));
     if (!work)
         return PyErr_NoMemory();
@@ -1287,14 +1361,19 @@ static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "local: expected label_width x label_height uint16, k 1..65536");
         return NULL;
     }
-    LabelPrediction lp = {NULL, lr, lc, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    LabelPrediction lp = {NULL, lr, lc, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* LL2's shape (§4.2). */
+    const Py_ssize_t r2 = ((height + 1) / 2 + 1) / 2, c2 = ((width + 1) / 2 + 1) / 2;
     /* sums, means, counts (k each) and totals (cells); the image, the bands of both levels (under
-     * 2 cells), vlow, vhigh (int32); an aligned copy of local. */
+     * 2 cells), vlow, vhigh, LL2's classes (cells), last and the votes (k) (int32); an aligned
+     * copy of local; the label cells' order and the cells' starts for sample_classes; seen. */
     int64_t *wide = PyMem_Malloc(((size_t)k * 3 + (size_t)cells) * sizeof(int64_t));
-    int32_t *narrow = PyMem_Malloc((size_t)cells * 5 * sizeof(int32_t));
+    int32_t *narrow = PyMem_Calloc((size_t)cells * 6 + (size_t)k * 2, sizeof(int32_t));
     uint16_t *classes = PyMem_Malloc((size_t)label_cells * sizeof(uint16_t));
+    Py_ssize_t *order = PyMem_Malloc(((size_t)label_cells + (size_t)r2 * c2 + 1) * sizeof(Py_ssize_t));
+    uint8_t *seen = PyMem_Malloc((size_t)k);
     PyObject *out = NULL;
-    if (!wide || !narrow || !classes) {
+    if (!wide || !narrow || !classes || !order || !seen) {
         PyErr_NoMemory();
         goto done;
     }
@@ -1306,6 +1385,9 @@ static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
     lp.bands = narrow + cells;
     lp.vlow = narrow + 3 * cells;
     lp.vhigh = narrow + 4 * cells;
+    lp.low_classes = narrow + 5 * cells;
+    lp.last = narrow + 6 * cells;
+    lp.seen = seen;
     memcpy(classes, local, (size_t)local_len);
     lp.local = classes;
     for (Py_ssize_t c = 0; c < k; c++)
@@ -1324,12 +1406,15 @@ static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
             goto done;
         }
     }
+    sample_classes(&lp, r2, c2, lp.low_classes, order, order + label_cells, lp.last + k);
     out = color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
                     shifts, shifts_len, &lp);
 done:
     PyMem_Free(wide);
     PyMem_Free(narrow);
     PyMem_Free(classes);
+    PyMem_Free(order);
+    PyMem_Free(seen);
     return out;
 }
 

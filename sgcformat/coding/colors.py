@@ -154,7 +154,7 @@ def _native_tables(base: int, version: int) -> tuple[bytes, bytes, bytes, bytes]
     bands = [(plane, band) for plane in range(_PLANES) for band in range(len(BAND_SCALE[0]))]
     steps = [band_step(base, plane, band) for plane, band in bands]
     limits = [_level_limit(version, band, band_step(base, plane, band)) for plane, band in bands]
-    init = [p for prior in (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _PRIOR_ZERO, _PRIOR_MAG)
+    init = [p for prior in (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _zero_priors(version), _PRIOR_MAG)
             for p in _primed(prior)[0::2]]
     return (np.asarray(steps, dtype=np.int32).tobytes(), np.asarray(limits, dtype=np.int32).tobytes(),
             np.asarray(init, dtype=np.uint16).tobytes(), NATIVE_SHIFTS)
@@ -276,14 +276,11 @@ class _LabelPrediction:
         _, local = np.unique(labels, return_inverse=True)
         self.local = local.ravel().astype(np.int64)
         self.counts = np.bincount(self.local)
-        cell = self._cells(rows, cols)
-        self.per_cell = np.bincount(cell, minlength=rows * cols)
-        self.cell = cell
+        self.cell = self._cells(rows, cols)
+        self.per_cell = np.bincount(self.cell, minlength=rows * cols)
         # A colour cell no label cell centre falls in (a label grid coarser than the colour
         # grid) takes the class of the label cell that holds its own centre.
-        lr, lc = self.label_shape
-        fallback = (_owner(rows, lr)[:, None] * lc + _owner(cols, lc)[None, :]).ravel()
-        self.fallback = self.local[fallback]
+        self.fallback = self._centre_classes(rows, cols)
         self.shape = (rows, cols)
 
     def _cells(self, rows: int, cols: int) -> np.ndarray:
@@ -291,18 +288,36 @@ class _LabelPrediction:
         lr, lc = self.label_shape
         return (_owner(lr, rows)[:, None] * cols + _owner(lc, cols)[None, :]).ravel()
 
+    def _centre_classes(self, rows: int, cols: int) -> np.ndarray:
+        """Per cell of a rows × cols grid, the class of the label cell holding its centre."""
+        lr, lc = self.label_shape
+        return self.local[(_owner(rows, lr)[:, None] * lc + _owner(cols, lc)[None, :]).ravel()]
+
     def __call__(self, low: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
         """Predicted (LH, HL, HH) of ``level`` given the decoded low band ``low`` of that level."""
-        sums = np.bincount(self.local, weights=low.ravel()[self._cells(*low.shape)],
-                           minlength=len(self.counts)).astype(np.int64)
+        sums = np.zeros(len(self.counts), dtype=np.int64)
+        np.add.at(sums, self.local, low.ravel()[self._cells(*low.shape)])
         means = _round_div(sums, self.counts)
-        total = np.bincount(self.cell, weights=means[self.local], minlength=self.per_cell.size)
-        image = np.where(self.per_cell > 0, _round_div(total.astype(np.int64), np.maximum(self.per_cell, 1)),
+        total = np.zeros(self.per_cell.size, dtype=np.int64)
+        np.add.at(total, self.cell, means[self.local])
+        image = np.where(self.per_cell > 0, _round_div(total, np.maximum(self.per_cell, 1)),
                          means[self.fallback])
         _, details = _analyse(image.reshape(self.shape), level)
         return tuple((3 * band) >> 2 for band in details[level - 1])
 
-    def native_args(self) -> tuple[bytes, bytes, int, int, int]:
+    def sample_classes(self, rows: int, cols: int) -> list[list[int]]:
+        """The class of each cell of a rows × cols low band: the one most of the label cells it
+        holds have (ties: the smaller local index), else that of the label cell holding its centre."""
+        k = len(self.counts)
+        pairs, votes = np.unique(self._cells(rows, cols) * k + self.local, return_counts=True)
+        cell, cls = pairs // k, pairs % k
+        order = np.lexsort((cls, -votes, cell))  # per cell: most votes, then smallest class
+        held, first = np.unique(cell[order], return_index=True)
+        out = self._centre_classes(rows, cols)
+        out[held] = cls[order][first]
+        return out.reshape(rows, cols).tolist()
+
+    def native_args(self) -> tuple[bytes, int, int, int]:
         """The label cells' local classes (uint16), the label grid and the class count."""
         lr, lc = self.label_shape
         return self.local.astype(np.uint16).tobytes(), lc, lr, len(self.counts)
@@ -342,7 +357,7 @@ class _BandCoder:
         self.lam = _LAMBDA * base * base
         self.low_zero = _primed(_PRIOR_LOW_ZERO)
         self.low_mag = _primed(_PRIOR_LOW_MAG)
-        self.zero = _primed(_PRIOR_ZERO)
+        self.zero = _primed(_zero_priors(version))
         self.mag = _primed(_PRIOR_MAG)
 
     def plane(self, index: int, low: np.ndarray, details: list[tuple[np.ndarray, ...]],
@@ -356,12 +371,16 @@ class _BandCoder:
         values, dscale = self._prepare(low, step, weight * _band_gain(0))
         levels = [[0] * low.shape[1] for _ in range(low.shape[0])]
         limit = _level_limit(self.version, 0, step)
+        classes = None if predict is None else predict.sample_classes(*low.shape)
+        last: dict[int, int] = {}  # version 2: the latest level of each class
         for y, row in enumerate(levels):
             for x in range(len(row)):
-                pred = _med(levels, y, x)
+                pred = _med(levels, y, x) if classes is None else _low_prediction(levels, classes, last, y, x)
                 target = values[y * len(row) + x] if self.encoding else 0
-                row[x] = pred + self._value(self.low_zero, self.low_mag, kind, target - pred,
+                row[x] = pred + self._value(self.low_zero, self.low_mag, kind, kind, target - pred,
                                             dscale, limit, pred, abs(target - pred) <= 1)
+                if classes is not None:
+                    last[classes[y][x]] = row[x]
         out = np.asarray(levels, dtype=np.int64).reshape(low.shape) * step
         for level in range(LEVELS, 0, -1):
             predicted = (0, 0, 0) if predict is None else predict(out, level)
@@ -372,8 +391,11 @@ class _BandCoder:
                 values, dscale = self._prepare(band - predicted[orientation], step, weight * _band_gain(b))
                 ctx = (kind * 2 + (level - 1)) * 2 + (orientation == 2)
                 limit = _level_limit(self.version, b, step)
+                # Version 2: a zero context per band class and whether |prediction| ≥ step / 2.
+                zctx = ([ctx] * band.size if predict is None else
+                        (2 * ctx + (2 * np.abs(predicted[orientation]) >= step)).ravel().tolist())
                 coded = np.reshape([
-                    self._value(self.zero, self.mag, ctx, values[i] if self.encoding else 0,
+                    self._value(self.zero, self.mag, zctx[i], ctx, values[i] if self.encoding else 0,
                                 dscale, limit, 0, abs(values[i]) <= 1 if self.encoding else False)
                     for i in range(band.size)
                 ], band.shape).astype(np.int64)
@@ -389,20 +411,20 @@ class _BandCoder:
         values = (band / step).ravel().tolist()
         return values, gain * step * step
 
-    def _value(self, zero: list[int], mag: list[int], ctx: int, target: float, dscale: float,
-               limit: int, offset: int, zero_ok: bool) -> int:
-        """One signed residual, ``|offset + e| ≤ limit``; the encoder picks it near ``target``
-        (or 0 if ``zero_ok``)."""
+    def _value(self, zero: list[int], mag: list[int], zctx: int, ctx: int, target: float,
+               dscale: float, limit: int, offset: int, zero_ok: bool) -> int:
+        """One signed residual, ``|offset + e| ≤ limit``, with zero context ``zctx`` and the
+        magnitude contexts of ``ctx``; the encoder picks it near ``target`` (or 0 if ``zero_ok``)."""
         coder = self.coder
         if self.encoding:
-            e = self._choose(zero, mag, ctx, target, dscale, zero_ok)
-            coder.bit(zero, ctx, e != 0)
+            e = self._choose(zero[2 * zctx], mag, ctx, target, dscale, zero_ok)
+            coder.bit(zero, zctx, e != 0)
             if e:
                 _encode_magnitude(coder, mag, ctx * _MAG_UNARY, abs(e))
                 encode_bypass(coder, 1, e < 0)
             return e
         e = 0
-        if coder.bit(zero, ctx):
+        if coder.bit(zero, zctx):
             e = _decode_magnitude(coder, mag, ctx * _MAG_UNARY)
             if decode_bypass(coder, 1):
                 e = -e
@@ -410,17 +432,38 @@ class _BandCoder:
             raise BitstreamError("colour coefficient outside the quantiser's range")
         return e
 
-    def _choose(self, zero: list[int], mag: list[int], ctx: int, target: float, dscale: float,
+    def _choose(self, p_zero: int, mag: list[int], ctx: int, target: float, dscale: float,
                 zero_ok: bool) -> int:
         """Residual minimising dscale·err² + λ·bits among ⌊target⌋, ⌊target⌋ + 1 and 0."""
         lo = math.floor(target)
         candidates = {lo, lo + 1, 0} if zero_ok else {lo, lo + 1}
         best_cost, best = math.inf, 0
         for e in candidates:
-            cost = dscale * (target - e) ** 2 + self.lam * _bits(zero, mag, ctx, e)
+            cost = dscale * (target - e) ** 2 + self.lam * _bits(p_zero, mag, ctx, e)
             if cost < best_cost:
                 best_cost, best = cost, e
         return best
+
+
+def _zero_priors(version: int) -> tuple[int, ...]:
+    """Version 2 splits each ZERO context in two (small or large prediction), both primed alike."""
+    return _PRIOR_ZERO if version == 1 else tuple(p for p in _PRIOR_ZERO for _ in range(2))
+
+
+def _low_prediction(levels: list[list[int]], classes: list[list[int]], last: dict[int, int],
+                    y: int, x: int) -> int:
+    """Version 2's LL2 prediction (spec §6.3): the neighbour in the same label region when only
+    one of left and up is, else the latest level of the cell's class when neither is, else MED."""
+    c = classes[y][x]
+    left = classes[y][x - 1] if x else None
+    up = classes[y - 1][x] if y else None
+    if left == c and up is not None and up != c:
+        return levels[y][x - 1]
+    if up == c and left is not None and left != c:
+        return levels[y - 1][x]
+    if left != c and up != c and c in last:
+        return last[c]
+    return _med(levels, y, x)
 
 
 def _primed(prior: tuple[int, ...]) -> list[int]:
@@ -433,9 +476,9 @@ def _primed(prior: tuple[int, ...]) -> list[int]:
 _LOG2 = [0.0] + [-math.log2(p / 2048) for p in range(1, 2048)]
 
 
-def _bits(zero: list[int], mag: list[int], ctx: int, e: int) -> float:
-    """Cost in bits of residual ``e`` with the contexts' current probabilities."""
-    p = zero[2 * ctx]
+def _bits(p: int, mag: list[int], ctx: int, e: int) -> float:
+    """Cost in bits of residual ``e`` with the zero context's probability ``p`` and the current
+    magnitude contexts of ``ctx``."""
     if not e:
         return _LOG2[p]
     bits = _LOG2[2048 - p] + 1  # + sign
