@@ -27,7 +27,7 @@ VECTORS = load_vectors()
 
 #: (name, owner, attribute, source snippet, replacement): the snippet must occur exactly once.
 REQUIRED = [
-    ("16 MiB file size limit", container, "_check_prefix",
+    ("1 MiB file size limit", container, "_check_prefix",
      "if n > MAX_FILE_BYTES:", "if False:"),
     ("signature", container, "_check_prefix",
      "if not n or data[:3] != SIGNATURE[:n]:", "if not n:"),

@@ -60,9 +60,11 @@ def scene(width: int, height: int, classes: list[int], seed: int) -> tuple[Image
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), label_png
 
 
-def encode_scene(width, height, vocab, classes, scene_seed, **options) -> SgcFile:
+def encode_scene(width, height, vocab, classes, scene_seed, version: int = 1, **options) -> SgcFile:
+    """The reference encoder's file of a synthetic scene, in file format ``version``."""
     image, label_png = scene(width, height, classes, scene_seed)
-    return codec.encode(image, labels=label_png, vocab=vocab, **options)
+    with forced(codec, "WRITTEN_VERSION", lambda _: version):
+        return codec.encode(image, labels=label_png, vocab=vocab, **options)
 
 
 def from_maps(label_map: np.ndarray, vocab: str, label_grid: int, width: int, height: int,
@@ -201,6 +203,15 @@ def valid_vectors() -> dict[str, tuple[SgcFile, str]]:
         "custom-40-deflated": (encode_scene(320, 240, custom40, [0, 7, 13, 22, 39], 9),
                                "custom vocabulary, 40 names stored deflated (§5.3)"),
         "meta-all-fields": (coco.with_metadata(meta), "META with every field (§5.2)"),
+        "v2-coco-512-default": (encode_scene(512, 512, "coco-stuff-182", [156, 123, 0, 148, 2], 1,
+                                             version=2), "version 2: colours coded given the labels"),
+        "v2-ade-portrait-seed": (encode_scene(384, 512, "ade20k-150", [3, 1, 2, 5, 13], 2, version=2,
+                                              seed=7), "version 2, portrait, presence prior"),
+        "v2-minimal-1x1": (encode_scene(1, 1, "camvid-11", [4], 3, version=2), "version 2, 1x1"),
+        "v2-wide-1000x10": (encode_scene(1000, 10, "loveda-7", [1, 3, 4], 4, version=2),
+                            "version 2, 255x3 label grid"),
+        "v2-custom-potsdam-6": (encode_scene(300, 300, custom6, [0, 1, 2, 3, 4, 5], 8, version=2),
+                                "version 2 with a custom vocabulary"),
         "meta-capture-time-only": (
             coco.with_metadata(EssentialMetadata(captured=dt.datetime(1999, 12, 31, 23, 59, 59))),
             "META with a capture time alone"),
@@ -308,8 +319,8 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         "vocab-chunk-with-registry-vocabulary": (
             chunk(ChunkType.VOCAB, chunks.vocab_payload(POTSDAM)), "InvalidFieldError",
             "a VOCAB chunk in a coco-stuff-182 file"),
-        "file-over-16-mib": (_oversize(sgc), "LimitExceededError",
-                             "16 MiB + 1 byte, otherwise valid (an unknown ancillary chunk of zeros)"),
+        "file-over-1-mib": (_oversize(sgc), "LimitExceededError",
+                            "1 MiB + 1 byte, otherwise valid (an unknown ancillary chunk of zeros)"),
         "labels-trailing-zero": (with_label_data(good, sgc.label_data + b"\x00"), "BitstreamError",
                                  "label bitstream ends with 0x00 (coding §2.6 b)"),
         "labels-trailing-bytes": (with_label_data(good, sgc.label_data + b"\x5a" * 40),
@@ -368,8 +379,9 @@ def _crc_starting_01(head: bytes) -> bytes:
 
 
 def _oversize(sgc: SgcFile) -> bytes:
-    filler = len(build(sgc)) + 1 + 4
-    data = build(sgc.with_chunk(0x7F, bytes(MAX_FILE_BYTES + 1 - filler)))
+    n = MAX_FILE_BYTES + 1 - len(build(sgc)) - 1  # minus the chunk's type byte ...
+    n -= len(chunks.varint_bytes(n, 4))  # ... and its length varint
+    data = build(sgc.with_chunk(0x7F, bytes(n)))
     assert len(data) == MAX_FILE_BYTES + 1, len(data)
     return data
 
