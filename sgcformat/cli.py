@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import container, registry
+from .bridges import bridges_of
 from .errors import SgcError
 from .files import save_image_atomic
 
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder precision (default: the profile's accurate one; fp32 for the LDM)")
     p.add_argument("--batch-seeds", type=_size, default=1, metavar="K",
                    help="decode K seeds (seed, seed+1, ...) to OUTPUT-seedN.png")
+    p.add_argument("--profile", choices=sorted(registry.PROFILES),
+                   help="decode with this profile instead of the file's; a vocabulary bridge maps "
+                        "the labels when it was trained on another vocabulary")
+    p.add_argument("--vocab-map", type=Path, metavar="TSV",
+                   help="your class-mapping table (SOURCE<TAB>TARGET rows) onto the profile's vocabulary, "
+                        "e.g. for a file with its own class list")
     p.set_defaults(func=cmd_decode, extra="models")
 
     p = sub.add_parser("info", help="describe an .sgc file")
@@ -126,6 +133,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     sgc = container.read(args.file)
+    if args.profile or args.vocab_map:
+        sgc = _bridged(sgc, args.profile, args.vocab_map)
     if args.preview:
         from .preview_decoder import render_preview
 
@@ -148,6 +157,20 @@ def cmd_decode(args: argparse.Namespace) -> int:
         save_image_atomic(image, path)
         print(f"{path} (seed {seed})")
     return 0
+
+
+def _bridged(sgc: container.SgcFile, profile: str | None, vocab_map: Path | None) -> container.SgcFile:
+    """The file as ``profile`` decodes it (default: the file's, or for a preview file the default
+    vocabulary's), printing the bridge that maps its labels when one does."""
+    from .bridges import for_profile, retarget
+
+    if profile is None:
+        stored = registry.profile(sgc.profile).vocab
+        profile = sgc.profile if stored else registry.DEFAULT_PROFILE_FOR_VOCAB[registry.DEFAULT_VOCAB]
+    bridge = for_profile(sgc.vocabulary, profile, vocab_map)
+    if bridge is not None:
+        print(f"{profile}: labels through the bridge {bridge.describe()}")
+    return retarget(sgc, profile, vocab_map)
 
 
 class _ProgressBar:
@@ -190,6 +213,7 @@ def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
         "bpp": 8 * nbytes / (sgc.width * sgc.height),
         "chunks": sgc.chunk_table(),
         "metadata": _metadata(sgc),
+        "bridges": bridges_of(sgc.vocabulary),
     }
 
 
@@ -209,7 +233,7 @@ def _metadata(sgc: container.SgcFile) -> dict | None:
 
 
 def _present_display_names(sgc: container.SgcFile) -> list[str]:
-    names = registry.vocabulary(sgc.vocab).display_names
+    names = sgc.vocabulary.display_names
     return [names[i] for i in np.unique(sgc.label_map)]
 
 
@@ -228,6 +252,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("  " + ", ".join(f"{c['type']} {c['bytes']} B" for c in info["chunks"]))
     if info["metadata"]:
         print("  metadata: " + ", ".join(f"{k} {v}" for k, v in info["metadata"].items()))
+    for name, how in info["bridges"].items():
+        print(f"  decodes with {name}: {how}")
     return 0
 
 

@@ -123,6 +123,10 @@ class CustomVocabulary(Vocabulary):
         return self.names
 
     @property
+    def display_names(self) -> tuple[str, ...]:
+        return self.names
+
+    @property
     def label_coder_key(self) -> int:
         return self.size
 

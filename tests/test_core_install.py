@@ -80,12 +80,12 @@ def test_preview_decode_still_works_without_the_models_extra(tmp_path, monkeypat
 def test_subcommand_whose_module_fails_to_import_is_still_listed_and_hints(capsys, monkeypatch):
     """A plugin parser that cannot load is a stand-in that answers with its entry point's extra,
     not an 'invalid choice' (the loader used to skip it silently)."""
-    broken = EntryPoint("archive", "sgcformat_no_such_module.cli:add_parser [cluster]", "sgcformat.cli")
+    broken = EntryPoint("frobnicate", "sgcformat_no_such_module.cli:add_parser [cluster]", "sgcformat.cli")
     real = cli.entry_points
     monkeypatch.setattr(cli, "entry_points", lambda group: [*real(group=group), broken])
     help_text = cli.build_parser().format_help()
-    assert "archive" in help_text and "sgcformat[cluster]" in help_text
-    assert main(["archive", "build", "--any", "options", "-h"]) == 1
+    assert "frobnicate" in help_text and "sgcformat[cluster]" in help_text
+    assert main(["frobnicate", "build", "--any", "options", "-h"]) == 1
     assert "needs sgcformat_no_such_module" in one_line_hint(capsys, "cluster")
 
 

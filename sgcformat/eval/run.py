@@ -44,7 +44,7 @@ from .metrics import (
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm")
 #: Files named ``<stem>.label.png`` are label maps, not images to evaluate.
 LABEL_SUFFIX = ".label.png"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: BRISQUE and NIQE columns
 #: FID/KID compare distributions: below this many images they mean little.
 MIN_SET_SIZE = 50
 
