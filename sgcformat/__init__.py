@@ -10,7 +10,7 @@ when a model is actually needed (:func:`decode`, or :func:`encode` without label
 
 from __future__ import annotations
 
-from .container import EXTENSION, MIME_TYPE, DecodeParams, SgcFile, read, write
+from .container import EXTENSION, MIME_TYPE, DecodeParams, EssentialMetadata, SgcFile, read, write
 from .errors import (
     BudgetError,
     DecodeCancelled,
@@ -32,6 +32,7 @@ __all__ = [
     "BudgetError",
     "DecodeCancelled",
     "DecodeParams",
+    "EssentialMetadata",
     "MapShapeError",
     "ModelNotFoundError",
     "SgcError",

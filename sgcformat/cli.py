@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--labels", type=Path, help="label map PNG in the vocabulary's encoding")
-    p.add_argument("--vocab", choices=sorted(registry.VOCABULARIES))
+    vocab = p.add_mutually_exclusive_group()
+    vocab.add_argument("--vocab", choices=sorted(registry.VOCABULARIES))
+    vocab.add_argument("--vocab-file", type=Path, metavar="NAMES.txt",
+                       help="your own class list, one name per line, stored in the file (custom "
+                            "vocabulary); --labels values are then 0..N-1 (255 = unlabeled)")
     p.add_argument("--profile", choices=sorted(registry.PROFILES))
     p.add_argument("--label-size", nargs=2, type=_size, metavar=("W", "H"))
     p.add_argument("--color-size", nargs=2, type=_size, metavar=("W", "H"))
@@ -116,11 +120,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from .codec import encode
 
     profile, note = args.profile, ""
-    if profile is None and args.labels is None and args.vocab is None:
+    if profile is None and args.labels is None and args.vocab is None and args.vocab_file is None:
         profile = registry.DEFAULT_PROFILE_FOR_VOCAB[registry.DEFAULT_VOCAB]
         note = f", profile {profile} (the default; --profile picks another)"
+    vocab = args.vocab
+    if args.vocab_file is not None:
+        vocab = registry.CustomVocabulary.from_text(args.vocab_file.read_text(encoding="utf-8"))
     sgc = encode(
-        args.image, labels=args.labels, vocab=args.vocab, profile=profile,
+        args.image, labels=args.labels, vocab=vocab, profile=profile,
         target_bytes=args.target_bytes, bpp=args.bpp, label_size=args.label_size,
         color_size=args.color_size, color_quality=args.color_quality, seed=args.seed,
         device=args.device,
@@ -203,6 +210,8 @@ def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
         "width": sgc.width,
         "height": sgc.height,
         "vocab": sgc.vocab,
+        # a custom vocabulary's whole class list (VOCAB chunk); registry lists are in the spec
+        "vocab_classes": list(sgc.vocabulary.class_names) if sgc.vocab == "custom" else None,
         "profile": sgc.profile,
         "seed": sgc.seed,
         "label_size": list(sgc.label_size),
@@ -246,6 +255,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{args.file}: SGC {info['width']}x{info['height']}, {info['bytes']} bytes, "
           f"{info['bpp']:.4f} bpp")
     print(f"  profile {info['profile']}, vocabulary {info['vocab']}, seed {info['seed']}")
+    if info["vocab_classes"]:
+        print(f"  custom vocabulary of {len(info['vocab_classes'])}: {', '.join(info['vocab_classes'])}")
     print(f"  label map {'x'.join(map(str, info['label_size']))}, colour map "
           f"{'x'.join(map(str, info['color_size']))} at quality {info['color_quality']}")
     print(f"  classes: {', '.join(info['classes'])}")
