@@ -7,9 +7,10 @@ and ``im.save("photo.sgc")`` encodes. See ``docs/pillow.md``.
 
 from .SgcImagePlugin import (
     DEFAULT_SAVE_PROFILE,
+    IGNORED_SAVE_OPTIONS,
     N_FRAMES,
     SgcImageFile,
     register_sgc_opener,
 )
 
-__all__ = ["DEFAULT_SAVE_PROFILE", "N_FRAMES", "SgcImageFile", "register_sgc_opener"]
+__all__ = ["DEFAULT_SAVE_PROFILE", "IGNORED_SAVE_OPTIONS", "N_FRAMES", "SgcImageFile", "register_sgc_opener"]
