@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import time
+import tracemalloc
 
+import construct as cs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sgcformat import container
 from sgcformat.container import Chunk, ChunkType, SgcFile, build, crc16, grid_size, parse
@@ -184,3 +191,146 @@ def test_import_does_not_load_heavy_libraries():
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'PyQt6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- the hand-written reader agrees with the construct grammar --------------------------------
+
+
+def _grammar_read(data: bytes):
+    """What the declarative grammar says the bytes are: (header, chunks, label, colour) or the error.
+
+    Record by record, with the order rule applied as each type byte is read (spec §7 step 5).
+    """
+    stream = io.BytesIO(data[4:-2])
+    payload = cs.Prefixed(container.Length, cs.GreedyBytes)
+    try:
+        h = container.Header.parse_stream(stream)
+        found, previous = [], 0
+        while (type_ := cs.Int8ul.parse_stream(stream)) != container.END_OF_CHUNKS:
+            if type_ <= previous:
+                return InvalidFieldError
+            previous = type_
+            found.append(Chunk(type_, payload.parse_stream(stream)))
+        label_data = payload.parse_stream(stream)
+    except cs.StreamError:
+        return TruncatedFileError
+    except InvalidFieldError:
+        return InvalidFieldError
+    return ((h.width, h.height, h.models, h.label_grid, h.color_grid, h.color_quality),
+            tuple(found), label_data, stream.read())
+
+
+def _hand_read(data: bytes):
+    try:
+        return container._read_body(data, len(data) - 2, partial=False)
+    except (TruncatedFileError, InvalidFieldError) as exc:
+        return type(exc)
+
+
+def _mutated_files():
+    """Valid files of every shape (hypothesis) with a few bytes overwritten, cut or inserted."""
+    from test_properties import sgc_files
+
+    return st.tuples(sgc_files(), st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)),
+                                           max_size=3), st.integers(0, 3))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated_files())
+def test_hand_written_reader_agrees_with_the_grammar(example):
+    (sgc, _labels, _colors), edits, how = example
+    data = bytearray(build(sgc))
+    for pos, value in edits:
+        pos %= len(data)
+        if how == 1:
+            data[pos] = value
+        elif how == 2:
+            data.insert(pos, value)
+        elif how == 3:
+            del data[pos:]
+            if len(data) < 6:
+                return
+    data = bytes(data)
+    assert _hand_read(data) == _grammar_read(data)
+
+
+# -- bounded cost ----------------------------------------------------------------------------
+
+
+def _cost(action) -> tuple[float, int]:
+    """(seconds, peak traced bytes) of ``action()``; format errors are an outcome, not a failure."""
+    tracemalloc.start()
+    start = time.process_time()
+    with contextlib.suppress(SgcFormatError):
+        action()
+    seconds = time.process_time() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, peak
+
+
+def _hostile_inputs() -> dict[str, bytes]:
+    head = build(sample())[:12]
+    limit = container.MAX_FILE_BYTES
+    good = build(sample())
+    return {
+        "chunk flood at the limit": (head + b"\x01\x00" * limit)[:limit - 2] + b"\x00\x00",
+        "chunk flood, 16 MiB": head + b"\x01\x00" * (8 << 20),
+        "valid file at the limit": build(sample().with_chunk(0x7F, bytes(limit - len(good) - 4))),
+        "label length at the limit, bad CRC": (head + b"\x00\x83\xff\x3f" + bytes(limit))[:limit],
+        "16 MiB of zeros after the signature": b"SGC\x01" + bytes(16 << 20),
+    }
+
+
+@pytest.mark.parametrize("name", list(_hostile_inputs()))
+def test_any_input_is_read_in_bounded_time_and_memory(tmp_path, name):
+    """Issue 9: any input up to 16 MiB is accepted or rejected by read() in ≤ 20 ms, ≤ 32 MiB.
+
+    Checked with large margins (CPU time, best of 3) so a loaded machine does not fail it: the
+    point is the order of magnitude (the 1.0 reader took 111 s for a 16 MiB chunk flood).
+    """
+    path = tmp_path / "input.sgc"
+    path.write_bytes(_hostile_inputs()[name])
+    seconds, peak = min(_cost(lambda: container.read(path)) for _ in range(3))
+    assert seconds < 0.1 and peak < 4 << 20, (seconds, peak)
+
+
+def test_read_allocates_what_the_file_holds(tmp_path):
+    path = tmp_path / "x.sgc"
+    path.write_bytes(build(sample()))
+    _seconds, peak = _cost(lambda: container.read(path))
+    assert peak < 64 << 10  # the 1.0 reader allocated 16 MiB for every open
+
+
+def test_read_limited_on_streams_without_a_size():
+    data = build(sample())
+    assert container.read_limited(io.BytesIO(data)) == data
+    big = io.BytesIO(bytes(container.MAX_FILE_BYTES * 3))
+    assert len(container.read_limited(big)) == container.MAX_FILE_BYTES + 1
+    with pytest.raises(LimitExceededError):
+        container.read(io.BytesIO(bytes(container.MAX_FILE_BYTES + 5)))
+
+
+def test_read_limited_reads_a_growing_file_to_the_limit(tmp_path):
+    path = tmp_path / "x.sgc"
+    path.write_bytes(b"SGC\x01")
+    with path.open("rb") as f:
+        path.write_bytes(bytes(container.MAX_FILE_BYTES * 2))  # grows after the size was taken
+        assert len(container.read_limited(f)) == container.MAX_FILE_BYTES + 1
+
+
+def test_versions():
+    assert container.SUPPORTED_VERSIONS == (1, 2)
+    for version in container.SUPPORTED_VERSIONS:
+        again = parse(build(sample(version=version)))
+        assert again.version == version
+    with pytest.raises(ValueError, match="version 3"):
+        build(sample(version=3))
+
+
+def test_params_ranges():
+    with pytest.raises(ValueError):
+        sample().with_params(container.DecodeParams(strength=1.01))
+    with pytest.raises(ValueError):
+        sample().with_params(container.DecodeParams(steps=1001))
+    assert sample().with_params(container.DecodeParams()).chunks == ()  # all default: no chunk

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sgcformat import registry
+from sgcformat.chunks import vocab_payload
 from sgcformat.coding import colors, labels
-from sgcformat.container import Chunk, SgcFile, build, grid_size, parse
+from sgcformat.container import Chunk, ChunkType, EssentialMetadata, SgcFile, build, grid_size, parse
 from sgcformat.errors import SgcFormatError
 
 PAIRS = [(p.name, p.vocab or v) for p in registry.PROFILES.values() for v in registry.VOCABULARIES
@@ -29,12 +32,21 @@ def sgc_files(draw) -> tuple[SgcFile, np.ndarray, np.ndarray]:
     label_map = np.asarray(classes)[rng.integers(0, len(classes), (lh, lw))]
     color_map = rng.integers(0, 256, (ch, cw, 3), dtype=np.uint8)
     quality = draw(st.integers(0, colors.QUALITY_LEVELS - 1))
-    chunk_types = draw(st.lists(st.integers(0x03, 0x7F), max_size=3, unique=True))
+    chunk_types = draw(st.lists(st.integers(0x03, 0x7F).filter(lambda t: t != ChunkType.META),
+                                max_size=3, unique=True))  # unknown ancillary: any payload
     chunks = tuple(Chunk(t, draw(st.binary(max_size=40))) for t in sorted(chunk_types))
     sgc = SgcFile(width, height, vocab, profile, label_grid, color_grid, quality,
                   labels.encode(label_map, vocab), colors.encode(color_map, quality), chunks)
     if draw(st.booleans()):
         sgc = sgc.with_seed(draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(["a.jpg", "IMG_1.HEIC"]))
+        sgc = sgc.with_metadata(EssentialMetadata(original_name=name))
+    if draw(st.booleans()):  # the same map under a custom vocabulary of exactly its size
+        names = [f"class {i}" for i in range(size)]
+        sgc = dataclasses.replace(sgc, vocab="custom", profile="preview",
+                                  label_data=labels.encode(label_map, size)).with_chunk(
+            ChunkType.VOCAB, vocab_payload(names))
     return sgc, label_map, color_map
 
 
