@@ -269,7 +269,7 @@ class SgcImageFile(ImageFile.ImageFile):
         is smooth at that scale, so painting it at the final size directly looks the same
         and skips the resize. ``reducing_gap=None`` (no draft) keeps Pillow's behaviour.
         """
-        final = _thumbnail_size(self.size, size)
+        final = thumbnail_size(self.size, size)
         if not self.tile or reducing_gap is None or final is None:
             super().thumbnail(size, resample, reducing_gap)
             return
@@ -356,7 +356,7 @@ def _check_pixels(size: tuple[int, int]) -> None:
             "could be decompression bomb DOS attack.")
 
 
-def _thumbnail_size(current: tuple[int, int], size: tuple[float, float]) -> tuple[int, int] | None:
+def thumbnail_size(current: tuple[int, int], size: tuple[float, float]) -> tuple[int, int] | None:
     """The size ``Image.thumbnail(size)`` keeps (Pillow's own rule), ``None`` if it keeps the image."""
     x, y = (math.floor(v) for v in size)
     width, height = current

@@ -22,14 +22,20 @@ import pytest
 from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import sgcformat
-from sgcformat.container import MIME_TYPE, Dimension
+from sgcformat.container import MIME_TYPE, SUPPORTED_VERSIONS, Dimension
 from sgcformat.pil import N_FRAMES, SgcImageFile, register_sgc_opener
 from sgcformat.pil.SgcImagePlugin import _accept
+
+UNSUPPORTED = max(SUPPORTED_VERSIONS) + 1
 
 
 def expected_preview(path: Path, size=None) -> np.ndarray:
     """What the plugin must show for a preview: the core's own preview renderer."""
-    return np.asarray(sgcformat.preview(sgcformat.read(path), size))
+    return expected_preview_of(sgcformat.read(path), size)
+
+
+def expected_preview_of(sgc: sgcformat.SgcFile, size=None) -> np.ndarray:
+    return np.asarray(sgcformat.preview(sgc, size))
 
 
 # -- sanity ------------------------------------------------------------------------------
@@ -100,7 +106,9 @@ def test_open_and_draft_do_not_import_torch(generative_file):
 def test_accept():
     assert _accept(b"SGC\x01rest")
     assert not _accept(b"\x89PNG\r\n\x1a\n")
-    assert "version 2" in _accept(b"SGC\x02")
+    for version in SUPPORTED_VERSIONS:
+        assert _accept(b"SGC" + bytes([version]))
+    assert f"version {UNSUPPORTED}" in _accept(b"SGC" + bytes([UNSUPPORTED]))
 
 
 def test_invalid_file():
@@ -115,8 +123,8 @@ def test_not_an_image_raises_unidentified():
 
 def test_unsupported_version(preview_file):
     data = bytearray(preview_file.read_bytes())
-    data[3] = 2
-    with pytest.warns(UserWarning, match="version 2"), pytest.raises(UnidentifiedImageError):
+    data[3] = UNSUPPORTED
+    with pytest.warns(UserWarning, match=f"version {UNSUPPORTED}"), pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(bytes(data)))
 
 
@@ -339,6 +347,33 @@ def test_thumbnail_without_models(generative_file, no_models):
         im.thumbnail((32, 32))
         assert max(im.size) == 32
         assert im.mode == "RGB"
+
+
+@pytest.mark.parametrize("size", [(256, 256), (100, 300), (255.9, 80.5)])
+def test_thumbnail_paints_the_kept_size(preview_file, size):
+    """No Pillow resize after the draft: the preview is painted at the size thumbnail() keeps,
+    which is Pillow's own choice and looks like the former draft-at-twice-the-size path."""
+    sgc = dataclasses.replace(sgcformat.read(preview_file), width=960, height=640)
+    data = sgc.to_bytes()
+    with Image.new("1", sgc.size) as probe:
+        probe.thumbnail(size)
+        kept = probe.size
+    with Image.open(io.BytesIO(data)) as im:
+        im.thumbnail(size)
+        assert im.size == kept and not im.tile
+        painted = np.asarray(im, dtype=float)
+    assert np.array_equal(painted, expected_preview_of(sgc, kept))
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (2 * int(size[0]), 2 * int(size[1])))
+        former = np.asarray(im.resize(kept, Image.BICUBIC), dtype=float)
+    assert np.abs(painted - former).mean() < 2.0
+
+
+def test_thumbnail_without_draft_keeps_pillows_path(preview_file):
+    sgc = dataclasses.replace(sgcformat.read(preview_file), width=960, height=640)
+    with Image.open(io.BytesIO(sgc.to_bytes())) as im:
+        im.thumbnail((96, 96), reducing_gap=None)  # no draft: full-size preview, then resize
+        assert im.size == (96, 64)
 
 
 # -- frames -------------------------------------------------------------------------------
