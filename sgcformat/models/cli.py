@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("profile", help="profile name (see `sgc models list`)")
     p.add_argument("--no-fast", action="store_true", help="skip the optional few-step LoRA")
     p.add_argument("--no-segmenter", action="store_true", help="skip the segmenter")
+    p.add_argument("--update", action="store_true",
+                   help="re-resolve branch/ref revisions instead of keeping their locked commits")
     p.set_defaults(func=_pull)
 
     p = sub.add_parser("convert-ldm", help="convert the CompVis semantic-synthesis checkpoint")
@@ -99,7 +101,7 @@ def _pull(args: argparse.Namespace) -> int:
             continue
         print(f"{component.name}: {component.source}")
         try:
-            folder = loading.pull(component)
+            folder = loading.pull(component, update=args.update)
         except Exception as exc:
             raise ModelNotFoundError(
                 f"cannot download {component.name} ({component.source}): {_first_line(exc)}"

@@ -204,12 +204,13 @@ def hub_unreachable_reason() -> str | None:
     return None if checked[1] else f"{url} is unreachable"
 
 
-def pull(component: Component, *, api=None) -> Path:
-    """Download ``component``'s files at its revision into the HF cache; lock a resolved ref.
+def pull(component: Component, *, update: bool = False, api=None) -> Path:
+    """Download ``component``'s files at its commit into the HF cache; lock a resolved ref.
 
-    The repo's file list is checked first: a required pattern that matches no file (a repo
-    without safetensors at that revision, say) is an error, not a config-only download.
-    ``api`` stands in for :class:`huggingface_hub.HfApi` (tests).
+    A ref already in the lock file stays at its locked commit (as a lock file should)
+    unless ``update`` re-resolves it. The repo's file list is checked first: a required
+    pattern that matches no file (a repo without safetensors at that revision, say) is an
+    error, not a config-only download. ``api`` stands in for :class:`huggingface_hub.HfApi`.
     """
     reason = hub_unreachable_reason()
     if reason is not None:
@@ -217,8 +218,9 @@ def pull(component: Component, *, api=None) -> Path:
     import huggingface_hub
 
     api = api or huggingface_hub.HfApi()
-    commit = (component.revision if component.pinned
-              else api.model_info(component.repo, revision=component.revision).sha)
+    commit = locked_commit(component) if component.pinned or not update else None
+    if commit is None:
+        commit = api.model_info(component.repo, revision=component.revision).sha
     files = api.list_repo_files(component.repo, revision=commit)
     unmatched = [pattern for pattern in component.files if not fnmatch.filter(files, pattern)]
     if unmatched:

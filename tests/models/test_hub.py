@@ -103,9 +103,14 @@ def test_pull_refuses_a_repo_without_the_required_files(hub):
     assert not loading.lock_path().exists()
 
 
-def test_pull_cli_fails_loudly_in_one_line(hub, capsys):
-    for component in SD_PROFILE.decoder:  # the decoders are complete on the hub
+def _complete_decoders(hub: FakeHub) -> None:
+    """Put every file the decoder components need on the fake hub, at their pinned commits."""
+    for component in SD_PROFILE.decoder:
         hub.files[component.revision] = [p.replace("*", "vocab.json") for p in component.files]
+
+
+def test_pull_cli_fails_loudly_in_one_line(hub, capsys):
+    _complete_decoders(hub)
     hub.files[COMMIT_A] = MAIN_BIN_ONLY
     code = main(["models", "pull", "sd15-controlnet-seg", "--no-fast"])
     captured = capsys.readouterr()
@@ -127,6 +132,17 @@ def test_pull_locks_the_resolved_commit_and_later_loads_exactly_it(hub, capsys):
     assert len(hub.calls) == calls
     assert main(["models", "list"]) == 0
     assert f"commit {COMMIT_A} (refs/pr/1, locked at pull)" in capsys.readouterr().out
+
+
+def test_pull_keeps_the_locked_commit_unless_asked_to_update(hub, capsys):
+    _complete_decoders(hub)
+    pull = ["models", "pull", "sd15-controlnet-seg", "--no-fast"]
+    assert main(pull) == 0 and loading.locked_commit(UPERNET) == COMMIT_A
+    hub.refs["refs/pr/1"] = COMMIT_B
+    assert main(pull) == 0 and loading.locked_commit(UPERNET) == COMMIT_A
+    assert main([*pull, "--update"]) == 0 and loading.locked_commit(UPERNET) == COMMIT_B
+    assert loading.resolve(UPERNET, SD_PROFILE).name == COMMIT_B
+    assert f"commit {COMMIT_B}" in capsys.readouterr().out
 
 
 def test_pull_of_a_pinned_component_lists_that_commit_and_writes_no_lock(hub):
