@@ -332,7 +332,6 @@ def _vq_config(sd: dict) -> dict:
         num_vq_embeddings=n_embed,
         vq_embed_dim=embed_dim,
         norm_num_groups=32,
-        scaling_factor=1.0,
     )
 
 
