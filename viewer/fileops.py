@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QFile
+from PyQt6.QtCore import QFile, QStandardPaths
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class Trashed:
 
 def move_to_trash(path: Path) -> Trashed:
     """Move ``path`` to the user's trash; raises ``OSError`` when there is none to use."""
+    # Qt makes Trash/ but not a missing ~/.local/share above it (a fresh account has none).
+    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    if data:
+        Path(data).mkdir(parents=True, exist_ok=True)
     ok, where = QFile.moveToTrash(str(path))
     if not ok:
         raise OSError(f"cannot move {path.name} to the trash")
