@@ -5,20 +5,27 @@
   sampled once per cell). Cell boundaries may fall inside pixels; such a pixel
   contributes to each cell in proportion to the area it has there. Pillow's
   ``BOX`` resampling is *not* used: for non-integer ratios it gives every pixel a
-  weight of 0 or 1 by its centre instead of its covered area.
+  weight of 0 or 1 by its centre instead of its covered area. The sums are exact
+  integers (weights in units of 1/cells pixel) and the mean is rounded half to even.
 * :func:`label_map` — majority vote of the full-resolution class ids inside each
   cell (not nearest-neighbour sampling, which keeps whatever class one pixel
   happens to show). Pixels are assigned whole to cells by their centres, in
   integers; unlabeled pixels do not vote, and cells with no labeled pixel take
   the class of the nearest voted cell.
+
+Both count in one pass in C where the native module is built (``SGC_PURE_PYTHON`` forces
+the numpy code, which gives the same maps): a 1024×1024 photo takes ~1 ms per map instead
+of ~10-20 ms.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from .coding.rangecoder import native_coder
 from .container import MAX_GRID, grid_size
 from .errors import VocabularyError
 
@@ -47,22 +54,14 @@ def default_long_side(width: int, height: int, cells: int) -> int:
     return best[1]
 
 
-def _area_mean(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
-    """Area average of ``a`` along ``axis`` into ``n_out <= n`` equal cells (float64).
-
-    Cell i spans [e_i, e_(i+1)) with e_i = i·n/n_out pixel units: the whole pixels
-    from ⌊e_i⌋ on, minus the part of pixel ⌊e_i⌋ before e_i, plus the part of
-    pixel ⌊e_(i+1)⌋ before e_(i+1); partly covered pixels count by area.
-    """
-    a = np.moveaxis(a, axis, 0)
-    n = a.shape[0]
-    edges = np.arange(n_out + 1) * n
-    whole, part = edges // n_out, (edges % n_out) / n_out
-    sums = np.add.reduceat(a, whole[:-1], axis=0, dtype=np.float64)
-    extra = (slice(None),) + (None,) * (a.ndim - 1)
-    cut = part[extra] * a[np.minimum(whole, n - 1)]  # part[-1] = 0 covers whole[-1] = n
-    sums += cut[1:] - cut[:-1]
-    return np.moveaxis(sums * (n_out / n), 0, axis)
+@functools.lru_cache(maxsize=64)
+def _area_weights(n: int, n_out: int) -> np.ndarray:
+    """(n_out, n) integer weights: the overlap of cell i, [i·n, (i+1)·n), with pixel p,
+    [p·n_out, (p+1)·n_out), in units of 1/n_out pixel (each row sums to n)."""
+    cell = np.arange(n_out)[:, None]
+    pixel = np.arange(n)[None, :]
+    overlap = np.minimum((cell + 1) * n, (pixel + 1) * n_out) - np.maximum(cell * n, pixel * n_out)
+    return np.maximum(overlap, 0)
 
 
 def color_map(image, size: tuple[int, int]) -> np.ndarray:
@@ -72,9 +71,20 @@ def color_map(image, size: tuple[int, int]) -> np.ndarray:
     Returns uint8 (rows, columns, 3), each value the cell's mean rounded to nearest.
     """
     rgb = _rgb_array(image)
-    cols, rows = _check_grid(size, rgb.shape[1], rgb.shape[0])
-    out = _area_mean(_area_mean(rgb, rows, 0), cols, 1)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    height, width = rgb.shape[:2]
+    cols, rows = _check_grid(size, width, height)
+    native = native_coder()
+    if native is not None:  # the same exact sums in one pass (tests/test_maps.py compares)
+        data = native.color_map(np.ascontiguousarray(rgb), width, height, cols, rows)
+        return np.frombuffer(data, dtype=np.uint8).reshape(rows, cols, 3).copy()
+    # Exact integer sums by two matrix products (BLAS): columns in float32, whose partial sums
+    # stay integers below 255·65535 < 2^24, then rows in float64 (below 2^53); so the mean is
+    # the exact area average, rounded half to even like np.rint.
+    sums = _area_weights(height, rows).astype(np.float32) @ rgb.reshape(height, width * 3).astype(np.float32)
+    sums = sums.reshape(rows, width, 3).transpose(0, 2, 1).astype(np.float64) @ \
+        _area_weights(width, cols).T.astype(np.float64)
+    out = np.rint(sums.transpose(0, 2, 1) / (height * width))
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def label_map(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -98,10 +108,17 @@ def label_map(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     n_classes = int(ids.max()) + 1
     if n_classes > 65536:
         raise VocabularyError(f"class id {n_classes - 1} does not fit 16 bits")
+    n_bins = rows * cols * n_classes
+    native = native_coder()
+    if native is not None and n_bins <= 1 << 24:  # the same votes in one pass, ~10x faster
+        winners, any_vote = native.label_votes(np.ascontiguousarray(ids, dtype=np.int32), width, height, cols,
+                                               rows, n_classes)
+        grid = np.frombuffer(winners, dtype=np.uint16).reshape(rows, cols)
+        voted = np.frombuffer(any_vote, dtype=bool).reshape(rows, cols)
+        return grid.copy() if voted.all() else _fill_unvoted(grid, voted).astype(np.uint16)
     cell_y = ((2 * np.arange(height) + 1) * rows) // (2 * height)
     cell_x = ((2 * np.arange(width) + 1) * cols) // (2 * width)
     cell = cell_y[:, None] * cols + cell_x[None, :]
-    n_bins = rows * cols * n_classes
     if n_bins <= 1 << 24:
         # Unlabeled pixels go to one extra bin, dropped after counting.
         codes = np.where(labeled, cell * n_classes + ids, n_bins)

@@ -1,6 +1,6 @@
 /*
- * Native decoder for the SGC label-map and colour-map bitstreams (spec/sgc-coding.md), and
- * encoder for the label map.
+ * Native decoder for the SGC label-map and colour-map bitstreams (spec/sgc-coding.md, both
+ * versions), encoder for the label map, and the two map extractions of sgcformat/maps.py.
  *
  * Why: Pillow thumbnails of .sgc files are bound by entropy-decoding the two maps in pure
  * Python, and encoding an image given its labels by coding its label map twice (plain and
@@ -1418,6 +1418,150 @@ done:
     return out;
 }
 
+/* ---- map extraction (sgcformat/maps.py, spec §5) ------------------------------------------ */
+
+/* Pixel range and integer weights (overlap in units of 1/m pixel) of cell i of m over n pixels:
+ * cell [i n, (i + 1) n), pixel p [p m, (p + 1) m). */
+static inline void cell_span(Py_ssize_t i, Py_ssize_t n, Py_ssize_t m, Py_ssize_t *first, Py_ssize_t *last)
+{
+    *first = i * n / m;
+    *last = ((i + 1) * n - 1) / m;
+}
+
+static inline uint32_t overlap(Py_ssize_t i, Py_ssize_t p, Py_ssize_t n, Py_ssize_t m)
+{
+    Py_ssize_t lo = i * n > p * m ? i * n : p * m, hi = (i + 1) * n < (p + 1) * m ? (i + 1) * n : (p + 1) * m;
+    return (uint32_t)(hi - lo);
+}
+
+PyDoc_STRVAR(color_map_doc,
+"color_map(rgb, width, height, cols, rows) -> bytes\n\n"
+"Exact area average (sgcformat.maps.color_map) of an RGB image (height x width x 3 bytes) over a\n"
+"rows x cols grid, rounded half to even: rows x cols x 3 bytes.");
+
+static PyObject *color_map_native(PyObject *self, PyObject *args)
+{
+    const uint8_t *rgb;
+    Py_ssize_t len, width, height, cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nnnn", &rgb, &len, &width, &height, &cols, &rows))
+        return NULL;
+    if (width < 1 || height < 1 || width > 65535 || height > 65535 || cols < 1 || rows < 1
+        || cols > width || rows > height || len != width * height * 3) {
+        PyErr_SetString(PyExc_ValueError, "color_map: bad sizes");
+        return NULL;
+    }
+    /* Rows first: t[i][x] < 255 * height < 2^24, then columns: sums < 255 * height * width < 2^64. */
+    uint32_t *t = PyMem_Calloc((size_t)rows * (size_t)width * 3, sizeof(uint32_t));
+    if (!t)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        Py_ssize_t first, last;
+        cell_span(i, height, rows, &first, &last);
+        uint32_t *out = t + i * width * 3;
+        for (Py_ssize_t p = first; p <= last; p++) {
+            uint32_t w = overlap(i, p, height, rows);
+            const uint8_t *row = rgb + p * width * 3;
+            for (Py_ssize_t x = 0; x < width * 3; x++)
+                out[x] += w * row[x];
+        }
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, rows * cols * 3);
+    if (!result) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(result);
+    const uint64_t area = (uint64_t)width * (uint64_t)height;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        const uint32_t *row = t + i * width * 3;
+        for (Py_ssize_t j = 0; j < cols; j++) {
+            Py_ssize_t first, last;
+            cell_span(j, width, cols, &first, &last);
+            uint64_t sum[3] = {0, 0, 0};
+            for (Py_ssize_t q = first; q <= last; q++) {
+                uint64_t w = overlap(j, q, width, cols);
+                for (int c = 0; c < 3; c++)
+                    sum[c] += w * row[q * 3 + c];
+            }
+            for (int c = 0; c < 3; c++) {
+                uint64_t v = sum[c] / area, r = sum[c] % area;
+                if (2 * r > area || (2 * r == area && (v & 1)))
+                    v++;
+                dst[(i * cols + j) * 3 + c] = (uint8_t)v;
+            }
+        }
+    }
+    PyMem_Free(t);
+    return result;
+}
+
+PyDoc_STRVAR(label_votes_doc,
+"label_votes(ids, width, height, cols, rows, k) -> (bytes, bytes)\n\n"
+"Majority vote (sgcformat.maps.label_map) of class ids (height x width int32, -1 = unlabeled,\n"
+"others < k) over a rows x cols grid, each pixel in the cell of its centre: per cell the winning\n"
+"id as uint16 (ties: the smallest; 0 if no vote) and whether any pixel voted (one byte).");
+
+static PyObject *label_votes(PyObject *self, PyObject *args)
+{
+    const char *data;
+    Py_ssize_t len, width, height, cols, rows, k;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nnnnn", &data, &len, &width, &height, &cols, &rows, &k))
+        return NULL;
+    if (width < 1 || height < 1 || cols < 1 || rows < 1 || cols > width || rows > height || k < 1
+        || k > 65536 || len != width * height * (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "label_votes: bad sizes");
+        return NULL;
+    }
+    const int32_t *ids = (const int32_t *)data; /* an int32 numpy array or bytes: aligned */
+    uint32_t *counts = PyMem_Calloc((size_t)cols * (size_t)k, sizeof(uint32_t));
+    Py_ssize_t *cell_x = PyMem_Malloc((size_t)width * sizeof(Py_ssize_t));
+    PyObject *winners = PyBytes_FromStringAndSize(NULL, rows * cols * 2);
+    PyObject *voted = PyBytes_FromStringAndSize(NULL, rows * cols);
+    PyObject *out = NULL;
+    if (!counts || !cell_x || !winners || !voted) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint16_t *win = (uint16_t *)PyBytes_AS_STRING(winners);
+    uint8_t *any = (uint8_t *)PyBytes_AS_STRING(voted);
+    for (Py_ssize_t x = 0; x < width; x++)
+        cell_x[x] = (2 * x + 1) * cols / (2 * width);
+    Py_ssize_t y = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        /* The pixel rows whose centres fall in cell row r are contiguous. */
+        for (; y < height && (2 * y + 1) * rows / (2 * height) == r; y++) {
+            const int32_t *row = ids + y * width;
+            for (Py_ssize_t x = 0; x < width; x++) {
+                int32_t id = row[x];
+                if (id >= 0 && id < k)
+                    counts[cell_x[x] * k + id]++;
+            }
+        }
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            uint32_t *cell = counts + c * k, best = 0;
+            Py_ssize_t winner = 0;
+            for (Py_ssize_t id = 0; id < k; id++) {
+                if (cell[id] > best) {
+                    best = cell[id];
+                    winner = id;
+                }
+                cell[id] = 0;
+            }
+            win[r * cols + c] = (uint16_t)winner;
+            any[r * cols + c] = best > 0;
+        }
+    }
+    out = PyTuple_Pack(2, winners, voted);
+done:
+    PyMem_Free(counts);
+    PyMem_Free(cell_x);
+    Py_XDECREF(winners);
+    Py_XDECREF(voted);
+    return out;
+}
+
 /* ---- module ------------------------------------------------------------------------------ */
 
 static PyMethodDef methods[] = {
@@ -1425,6 +1569,8 @@ static PyMethodDef methods[] = {
     {"encode_labels", encode_labels, METH_VARARGS, encode_labels_doc},
     {"decode_colors", decode_colors, METH_VARARGS, decode_colors_doc},
     {"decode_colors_v2", decode_colors_v2, METH_VARARGS, decode_colors_v2_doc},
+    {"color_map", color_map_native, METH_VARARGS, color_map_doc},
+    {"label_votes", label_votes, METH_VARARGS, label_votes_doc},
     {NULL, NULL, 0, NULL},
 };
 
