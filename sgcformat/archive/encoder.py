@@ -22,8 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from .. import photo_metadata, registry
 from ..codec import encode, to_rgb
 from ..container import EXTENSION
-from ..files import atomic_write_bytes
-from . import tree
+from . import durable, tree
 from .items import Failed, Item, Task, guarded, one_line
 from .manifest import Row
 
@@ -92,8 +91,10 @@ def _encode_write(item: Item, options: EncodeOptions, labels) -> None:
     t = item.timed("encode", t)
     out = Path(item.task.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, data)
+    durable.write(out, data)
+    item.written.append(str(out))
     item.timed("write", t)
+    item.data.clear()  # the decoded image need not travel back to the driver
     item.row = Row(item.task.rel, "ok", tree.output_rel(item.task.rel), item.nbytes, len(data),
                    item.sha256, None, sum(item.timings.values()))
 

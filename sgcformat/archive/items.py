@@ -39,6 +39,7 @@ class Item:
     sha256: str = ""
     nbytes: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)  # outputs to make durable before the row commits
 
     def live(self) -> bool:
         return self.row is None and self.fatal is None

@@ -2,9 +2,9 @@
 
 Shared by encode and decode. The manifest lives here, on the driver, whichever engine does
 the work; results are committed in batches (every :data:`COMMIT_EVERY` rows or
-:data:`COMMIT_SECONDS`), so a crash loses at most the uncommitted tail, which the next run
-redoes. Sources with an ``ok`` row whose output still exists with the recorded size are
-never touched again.
+:data:`COMMIT_SECONDS`), each after its outputs were made durable (:mod:`.durable`), so a
+crash loses at most the uncommitted tail, which the next run redoes. Sources with an ``ok``
+row whose output still exists with the recorded size are never touched again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SgcError
-from . import tree
+from . import durable, tree
 from .manifest import Manifest, Row
 from .summary import Progress, Summary
 
@@ -38,15 +38,18 @@ class Plan:
     files: int = 0
 
 
-def is_done(dest: Path, record: tuple | None) -> bool:
-    """An ``ok`` (or ``skipped``) row whose output, if any, exists with the recorded size."""
+def is_done(dest: str, record: tuple | None) -> bool:
+    """An ``ok`` (or ``skipped``) row whose output, if any, exists with the recorded size.
+
+    One ``stat`` of a string path per source: this check is all a resume does, per file.
+    """
     if record is None or record[0] == "failed":
         return False
     status, output, nbytes = record
     if status == "skipped":
         return True
     try:
-        return os.stat(dest / output).st_size == nbytes
+        return os.stat(os.path.join(dest, output)).st_size == nbytes
     except (OSError, TypeError):
         return False
 
@@ -56,6 +59,7 @@ def plan(entries: Iterable[tree.Entry], known: dict, out_dir: Path,
     """Split the walk into done, refused (walk errors, output collisions) and to-do sources."""
     result = Plan()
     claimed: dict[str, str] = {}
+    dest = str(out_dir)
     for entry in entries:
         result.files += 1
         if entry.error is not None:
@@ -69,7 +73,7 @@ def plan(entries: Iterable[tree.Entry], known: dict, out_dir: Path,
                                                               f"the output of {first}"))
             continue
         record = known.get(entry.rel)
-        if is_done(out_dir, record) and (record[0] == "skipped" or record[1] == out):
+        if is_done(dest, record) and (record[0] == "skipped" or record[1] == out):
             result.already_done += 1
         else:
             result.tasks.append(make_task(entry.rel))
@@ -84,23 +88,36 @@ def drive(manifest: Manifest, the_plan: Plan, results: Iterator, summary: Summar
     """
     tree.remove_stale_temporaries({Path(t.out).parent for t in the_plan.tasks})
     bar = Progress(len(the_plan.tasks), progress, f"sgc archive {summary.command}")
-    pending = list(the_plan.rows)
+    pending, written = list(the_plan.rows), []
     last_commit = time.monotonic()
+
+    def commit() -> None:
+        """Outputs durable first, then their rows: an ``ok`` row never outlives its bytes."""
+        try:
+            durable.sync(written)
+        except OSError as exc:
+            raise ArchiveStopped(f"cannot make the outputs durable ({exc}); the run stopped, "
+                                 "re-run it to resume") from None
+        manifest.record(pending)
+        pending.clear()
+        written.clear()
+
     try:
         for item in results:
             if item.fatal is not None:
                 raise ArchiveStopped(f"{item.fatal}; the run stopped, re-run it to resume")
             pending.append(item.row)
+            written.extend(item.written)
             _count(summary, item.row)
             bar.update(item.row.source_bytes, item.row.sgc_bytes if item.row.status == "ok" else None)
             if len(pending) >= COMMIT_EVERY or time.monotonic() - last_commit > COMMIT_SECONDS:
-                manifest.record(pending)
-                pending, last_commit = [], time.monotonic()
+                commit()
+                last_commit = time.monotonic()
     finally:
         bar.close()
         for row in the_plan.rows:
             _count(summary, row)
-        manifest.record(pending)
+        commit()
         summary.seconds = time.perf_counter() - start
         totals = manifest.totals()
         summary.source_bytes, summary.sgc_bytes = totals["source_bytes"], totals["sgc_bytes"]

@@ -10,6 +10,8 @@ of 2 plus the read task waits forever (seen with ray[data] 2.60.0).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 
@@ -54,19 +56,52 @@ def run_ray(stages: list, tasks: Iterable, *, workers: int = 1, batch_size: int 
     new local Ray); yield finished items as they stream back."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    if not ray.is_initialized():  # a Ray the caller started keeps the caller's logging
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR)
     tasks = list(tasks)
     if not tasks:
         return
     actors, gpus_per_actor = pool_size(ray.available_resources(), workers)
-    ds = ray.data.from_items([{"blob": pickle.dumps(t)} for t in tasks],
-                             override_num_blocks=max(1, min(len(tasks) // chunk, 4 * workers)))
-    for stage in stages:
-        if isinstance(stage, Cpu):
-            ds = ds.map_batches(_CpuStage(stage.fn), batch_size=chunk, concurrency=workers)
-        else:
-            ds = ds.map_batches(_ModelStage, fn_constructor_args=(stage.factory,), batch_size=batch_size,
-                                concurrency=actors, num_gpus=gpus_per_actor, num_cpus=ACTOR_CPUS)
-    for row in ds.iter_rows():
-        yield pickle.loads(row["blob"])
+    blocks = min(len(tasks), max(workers, min(len(tasks) // chunk, 4 * workers)))
+    with _quiet_data():
+        ds = ray.data.from_items([{"blob": pickle.dumps(t)} for t in tasks], override_num_blocks=blocks)
+        for stage in stages:
+            if isinstance(stage, Cpu):
+                ds = ds.map_batches(_CpuStage(stage.fn), batch_size=chunk,
+                                    compute=ray.data.TaskPoolStrategy(size=workers))
+            else:
+                ds = ds.map_batches(_ModelStage, fn_constructor_args=(stage.factory,), batch_size=batch_size,
+                                    compute=ray.data.ActorPoolStrategy(size=actors),
+                                    num_gpus=gpus_per_actor, num_cpus=ACTOR_CPUS)
+        for row in ds.iter_rows():
+            yield pickle.loads(row["blob"])
+
+
+@contextlib.contextmanager
+def _quiet_data() -> Iterator[None]:
+    """No Ray Data progress bars or INFO lines on our stderr (ours has its own progress bar);
+    the caller's settings come back afterwards."""
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    saved = {name: getattr(context, name) for name in _QUIET}
+    loggers = {logging.getLogger(name): level for name, level in _LOGGERS.items()}
+    levels = {logger: logger.level for logger in loggers}
+    try:
+        for name, value in _QUIET.items():
+            setattr(context, name, value)
+        for logger, level in loggers.items():
+            logger.setLevel(level)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+        for logger, level in levels.items():
+            logger.setLevel(level)
+
+
+_QUIET = {"enable_progress_bars": False, "enable_operator_progress_bars": False,
+          "print_on_execution_start": False, "enable_auto_log_stats": False}
+#: Ray Data's INFO lines go; its warnings stay, except the one saying progress bars are off.
+_LOGGERS = {"ray.data": logging.WARNING, "ray.data._internal.progress": logging.ERROR}

@@ -18,8 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..container import EXTENSION, parse
-from ..files import atomic_write_bytes
-from . import tree
+from . import durable, tree
 from .encode import ENGINES, run_engine
 from .engines import Cpu, Model
 from .items import Item, Task, guarded
@@ -86,10 +85,12 @@ def _save(item: Item, options: DecodeOptions) -> None:
         buffer = io.BytesIO()
         image.save(buffer, format=fmt)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buffer.getvalue())
+        durable.write(path, buffer.getvalue())
+        item.written.append(str(path))
         written += buffer.tell()
     item.row = Row(item.task.rel, "ok", output_rel(item.task.rel, options.format), item.nbytes, written, None,
                    None, sum(item.timings.values()))
+    item.data.clear()  # the images need not travel back to the driver
 
 
 def load_chunk(options: DecodeOptions, tasks: list[Task]) -> list[Item]:

@@ -14,8 +14,9 @@ from PIL import Image
 
 import sgcformat
 from sgcformat.archive import ArchiveStopped, encode_tree
-from sgcformat.archive import encoder as encoder_module
+from sgcformat.archive import durable as durable_module
 from sgcformat.archive import tree as tree_module
+from sgcformat.archive.manifest import Manifest
 
 
 def rows(dest) -> dict[str, tuple[str, str | None]]:
@@ -126,7 +127,7 @@ def test_two_sources_for_one_output(photo_tree, tmp_path):
 
 def test_disk_full_stops_the_run_and_resumes(photo_tree, tmp_path, monkeypatch):
     src, labels = photo_tree
-    real = encoder_module.atomic_write_bytes
+    real = durable_module.write
     writes = []
 
     def write(path, data):
@@ -135,7 +136,7 @@ def test_disk_full_stops_the_run_and_resumes(photo_tree, tmp_path, monkeypatch):
         writes.append(path)
         real(path, data)
 
-    monkeypatch.setattr(encoder_module, "atomic_write_bytes", write)
+    monkeypatch.setattr(durable_module, "write", write)
     dest = tmp_path / "out"
     with pytest.raises(ArchiveStopped, match="No space left on device"):
         run(src, labels, dest)
@@ -143,7 +144,7 @@ def test_disk_full_stops_the_run_and_resumes(photo_tree, tmp_path, monkeypatch):
     assert sorted(got) == sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()
                                  and (dest / (p.relative_to(src).as_posix() + ".sgc")).exists())
     assert all(v == ("ok", None) for v in got.values()) and len(got) == 2
-    monkeypatch.setattr(encoder_module, "atomic_write_bytes", real)
+    monkeypatch.setattr(durable_module, "write", real)
     summary = run(src, labels, dest)
     assert (summary.done, summary.already_done) == (4, 2)
 
@@ -158,3 +159,44 @@ def test_outputs_follow_the_umask(photo_tree, tmp_path):
     for p in (tmp_path / "out").rglob("*.sgc"):
         assert stat.S_IMODE(p.stat().st_mode) == 0o640
         sgcformat.read(p)
+
+
+def test_rows_commit_only_after_their_outputs_are_synced(photo_tree, tmp_path, monkeypatch):
+    src, labels = photo_tree
+    dest = tmp_path / "out"
+    synced: set[str] = set()
+    real_sync, real_record = durable_module.sync, Manifest.record
+
+    def sync(paths):
+        paths = list(paths)
+        real_sync(paths)
+        synced.update(paths)
+
+    def record(self, rows_):
+        rows_ = list(rows_)
+        for row in rows_:
+            if row.status == "ok":
+                assert str(dest / row.output) in synced, f"{row.source} recorded before its output was synced"
+        real_record(self, rows_)
+
+    monkeypatch.setattr(durable_module, "sync", sync)
+    monkeypatch.setattr(Manifest, "record", record)
+    summary = run(src, labels, dest)
+    assert summary.done == 6 and len(synced) == 6
+
+
+def test_a_failed_sync_stops_the_run_without_ok_rows(photo_tree, tmp_path, monkeypatch):
+    src, labels = photo_tree
+
+    def sync(paths):
+        if list(paths):
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(durable_module, "sync", sync)
+    dest = tmp_path / "out"
+    with pytest.raises(ArchiveStopped, match="durable"):
+        run(src, labels, dest)
+    assert all(status != "ok" for status, _ in rows(dest).values())
+    monkeypatch.undo()
+    summary = run(src, labels, dest)
+    assert summary.done == 6

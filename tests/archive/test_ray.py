@@ -45,3 +45,15 @@ def test_ray_and_local_write_the_same_bytes(photo_tree, tmp_path, tiny_models):
         expected = outputs(local / kind)
         assert len(expected) == 6
         assert outputs(ray_out / kind) == expected
+
+
+def test_ray_engine_keeps_stderr_quiet(photo_tree, tmp_path):
+    """``sgc archive encode --engine ray`` starting its own Ray prints no Ray INFO lines, warnings
+    or progress bars: stderr stays free for the run's own progress and failures."""
+    src, labels = photo_tree
+    cmd = [sys.executable, "-m", "sgcformat.cli", "archive", "encode", str(src), "-o", str(tmp_path / "out"),
+           "--labels-dir", str(labels), "--vocab", "coco-stuff-182", "--engine", "ray", "--workers", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "encoded 6" in done.stdout
+    assert done.stderr.strip() == ""
