@@ -67,6 +67,9 @@ expect_ok info "$VECTOR"
 expect_ok decode --preview "$VECTOR" -o preview.png
 expect_ok encode photo.png --labels labels.png --vocab coco-stuff-182 -o labelled.sgc
 expect_hint models decode "$VECTOR" -o out.png
+CITY="$ROOT/spec/vectors/valid/cityscapes-budget-128.sgc"  # a preview file: decodes through a bridge
+expect_ok info "$CITY"
+expect_hint models decode "$CITY" --profile sd15-controlnet-seg -o out.png
 expect_hint models encode photo.png -o x.sgc
 expect_hint models models list
 expect_hint viewer view

@@ -347,8 +347,8 @@ def _load_nss(key: str) -> Callable:
     def score(image: np.ndarray) -> MetricValue:
         try:
             return fn(image)
-        except ValueError as exc:  # e.g. too small for NIQE's 96-pixel blocks
-            return Unavailable(str(exc), "score a larger image")
+        except ValueError as exc:  # too small for NIQE's 96-pixel blocks, too flat for BRISQUE
+            return Unavailable(str(exc), "not for this image; the mean is over the others")
 
     return score
 

@@ -237,7 +237,8 @@ def _per_image_table(results: list[dict], rows: list[str]) -> Table:
 
 # --- figures -------------------------------------------------------------------------------
 
-PLOT_METRICS = ("psnr", "ms_ssim", "pixel_accuracy", "bce", "clip", "musiq", "clipiqa", "lpips")
+PLOT_METRICS = ("psnr", "ms_ssim", "pixel_accuracy", "bce", "clip", "musiq", "clipiqa", "brisque", "niqe",
+                "lpips")
 
 
 def rate_quality_plot(results: list[dict], rows: list[str], path: Path) -> list[str]:
