@@ -33,11 +33,9 @@ MAX_WORK = 1 << 20
 
 
 def _cell_colours(color_map: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """The colour map sampled at each label cell's centre, channels first: (3, rows, cols) float32."""
-    ch, cw = color_map.shape[:2]
-    iy = ((2 * np.arange(rows) + 1) * ch) // (2 * rows)
-    ix = ((2 * np.arange(cols) + 1) * cw) // (2 * cols)
-    return color_map[iy[:, None], ix[None, :]].transpose(2, 0, 1).astype(np.float32)
+    """The colour cell under each label cell's centre: (rows, cols, 3) uint8 (Pillow's NEAREST
+    samples at centres, and is several times cheaper than numpy fancy indexing here)."""
+    return np.asarray(Image.fromarray(color_map, "RGB").resize((cols, rows), Image.NEAREST))
 
 
 def window_radius(label_size: tuple[int, int], color_size: tuple[int, int]) -> int:
@@ -82,9 +80,10 @@ def class_aware_cells(label_map: np.ndarray, color_map: np.ndarray) -> np.ndarra
     rows, cols = label_map.shape
     r = window_radius((cols, rows), color_map.shape[1::-1])
     taps = [(d, r + 1 - abs(d)) for d in range(-r, r + 1)]
-    labels = np.pad(label_map.astype(np.int32), r, constant_values=-1)  # -1: outside the grid
+    labels = np.full((rows + 2 * r, cols + 2 * r), -1, np.int32)  # -1: outside the grid
+    labels[r:r + rows, r:r + cols] = label_map
     planes = np.ones((4, rows + 2 * r, cols + 2 * r), np.float32)
-    planes[:3, r:r + rows, r:r + cols] = _cell_colours(color_map, rows, cols)
+    planes[:3, r:r + rows, r:r + cols] = _cell_colours(color_map, rows, cols).transpose(2, 0, 1)
     # Row pass on every padded row, so that the column pass can read its neighbours' sums.
     row_sums = _masked_pass(labels, planes, labels[:, r:r + cols], taps, axis=1)
     acc = _masked_pass(labels[:, r:r + cols], row_sums, label_map, taps, axis=0)
@@ -105,7 +104,9 @@ def render_preview(sgc: SgcFile, size: tuple[int, int] | None = None, *,
     lh, lw = cells.shape[:2]
     image = Image.fromarray(np.clip(cells + 0.5, 0, 255).astype(np.uint8), "RGB")
     # Round the staircase of the cell grid off at 4 pixels a cell (boundaries are only known to
-    # a cell anyway), then interpolate to the output: the cost does not grow with the output.
+    # a cell anyway), then interpolate to the output: Pillow's C passes, whose memory is no
+    # larger than the output. (The same linear chain as numpy matrix products is faster for
+    # thumbnails only where BLAS threads do not contend: 14 ms instead of 1 on two busy cores.)
     smooth = (min(width, 4 * lw), min(height, 4 * lh))
     image = image.resize(smooth, Image.BICUBIC).filter(ImageFilter.BoxBlur(1))
     return image if smooth == (width, height) else image.resize((width, height), Image.BILINEAR)
