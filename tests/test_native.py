@@ -211,17 +211,30 @@ def test_pure_python_switch_bypasses_the_native_coder(monkeypatch):
             calls.append("colors")
             return bytearray(3 * 4)
 
-    label_data = labels.encode(np.array([[0, 1], [1, 0]]), 7)
+        def decode_colors_v2(self, *args):
+            calls.append("colors v2")
+            return bytearray(3 * 4)
+
+        def encode_colors(self, *args):
+            calls.append("encode colors")
+            return b"spy"
+
+    given = np.array([[0, 1], [1, 0]])
+    label_data = labels.encode(given, 7)
     colour_data = colors.encode(np.zeros((2, 2, 3), np.uint8))
     monkeypatch.setattr(rangecoder, "_native", Spy())
     monkeypatch.setenv("SGC_PURE_PYTHON", "1")
     assert labels.decode(label_data, 2, 2, 7).tolist() == [[0, 1], [1, 0]]
     colors.decode(colour_data, 2, 2)
+    colors.decode(colors.encode(np.zeros((2, 2, 3), np.uint8), version=2, labels=given), 2, 2,
+                  version=2, labels=given)
     assert calls == []
     monkeypatch.delenv("SGC_PURE_PYTHON")
     assert labels.decode(label_data, 2, 2, 7).tolist() == [[0, 0], [0, 0]]
     colors.decode(colour_data, 2, 2)
-    assert calls == ["labels", "colors"]
+    colors.decode(colour_data, 2, 2, version=2, labels=given)
+    assert colors.encode(np.zeros((2, 2, 3), np.uint8), version=2, labels=given) == b"spy"
+    assert calls == ["labels", "colors", "colors v2", "encode colors"]
 
 
 @needs_native
@@ -374,3 +387,67 @@ def test_pure_python_switch_bypasses_the_native_encoder(monkeypatch):
     monkeypatch.delenv("SGC_PURE_PYTHON")
     assert labels.encode(ids, 7) == b"spy"
     assert calls == [(3, 2, 7)]
+
+
+# --- colour encoder -------------------------------------------------------------------------------
+
+
+def _colour_payloads(rgb, quality, version, given):
+    """(native, reference) colour payloads."""
+    out = []
+    for pure in ("", "1"):
+        with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": pure}):
+            out.append(colors.encode(rgb, quality, version=version, labels=given))
+    return out
+
+
+@needs_native
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(label_maps(), st.integers(1, 40), st.integers(1, 40), st.integers(0, colors.QUALITY_LEVELS - 1),
+       st.integers(0, 2**32 - 1), st.sampled_from(["smooth", "regions", "noise"]), st.sampled_from([1, 2]))
+def test_colour_encoders_write_the_same_bytes(case, rows, cols, quality, seed, kind, version):
+    """Native and reference encoders make the same floating-point level choices, bit for bit."""
+    ids, _ = case
+    rng = np.random.default_rng(seed)
+    if kind == "smooth":
+        yy, xx = np.mgrid[0:rows, 0:cols]
+        rgb = rng.integers(0, 256, 3) + np.stack([yy * 3, xx * 2, -yy - xx], axis=-1)
+    elif kind == "regions":
+        cy = (2 * np.arange(rows) + 1) * ids.shape[0] // (2 * rows)
+        cx = (2 * np.arange(cols) + 1) * ids.shape[1] // (2 * cols)
+        palette = rng.integers(0, 256, (int(ids.max()) + 1, 3))
+        rgb = palette[ids[cy][:, cx]] + rng.integers(-9, 9, (rows, cols, 3))
+    else:
+        rgb = rng.integers(0, 256, (rows, cols, 3))
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    native, reference = _colour_payloads(rgb, quality, version, ids if version == 2 else None)
+    assert native == reference
+
+
+@needs_native
+def test_corpus_colour_maps_encode_identically(corpus_pairs):
+    for entry in corpus_pairs[::2]:
+        rgb = np.asarray(Image.open(entry["image"]).convert("RGB"))
+        h, w = rgb.shape[:2]
+        with Image.open(entry["label"]) as im:
+            ids = vocabulary(entry["vocab"]).labels_from_png(np.asarray(im))
+        given = maps.label_map(ids, grid_size(maps.default_long_side(w, h, 1024), w, h))
+        for cells, quality in ((256, 8), (64, 3), (1024, 14)):
+            cmap = maps.color_map(rgb, grid_size(maps.default_long_side(w, h, cells), w, h))
+            for version in (1, 2):
+                native, reference = _colour_payloads(cmap, quality, version, given)
+                assert native == reference, (entry["image"], cells, quality, version)
+
+
+@needs_native
+def test_native_colour_encoder_rejects_bad_tables():
+    steps, _, init, shifts = colors._native_tables(20, 1)
+    rgb = np.full((2, 2, 3), 99, np.uint8)
+    args = (rgb, 2, 2, steps, init, shifts, colors._NATIVE_GAINS, colors._LAMBDA * 400, colors._NATIVE_LOG2)
+    assert NATIVE.encode_colors(*args) == colors.encode(rgb, 8)  # quality 8: base step 20
+    with pytest.raises(ValueError, match="init"):
+        NATIVE.encode_colors(*args[:4], init[:-2], *args[5:])
+    with pytest.raises(ValueError, match="init"):  # version 2 has 78 contexts
+        NATIVE.encode_colors(*args, np.zeros(4, np.uint16).tobytes(), 2, 2, 1)
+    with pytest.raises(ValueError, match="encode_colors"):
+        NATIVE.encode_colors(rgb[:1], *args[1:])

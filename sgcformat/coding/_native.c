@@ -10,7 +10,8 @@
  * truth for every table: the adaptation shifts, the trained initial contexts, the class priors
  * and the quantiser steps are handed in by the Python wrappers on each call. The C code only
  * holds the structure of the bitstreams (context layouts, binarisations, neighbourhoods). The
- * colour encoder stays in Python: it makes floating-point rate-distortion decisions.
+ * colour encoder's rate-distortion choices are in doubles, evaluated term by term as Python
+ * evaluates them (no fused multiply-add), so both encoders write the same bytes.
  *
  * Errors mirror the Python decoder: the same conditions raise sgcformat.errors.BitstreamError
  * with the same messages. Bytes past the end of a payload read as 0, every loop is bounded by
@@ -19,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1344,6 +1346,78 @@ PyDoc_STRVAR(decode_colors_v2_doc,
 "Version-2 colour map (spec §6): as decode_colors, with the detail bands predicted from the\n"
 "label map given as local class indices (uint16, each < k, every one of 0..k-1 present).");
 
+static void prediction_free(LabelPrediction *lp)
+{
+    PyMem_Free(lp->sums);
+    PyMem_Free(lp->image);
+    PyMem_Free((void *)lp->local);
+    PyMem_Free(lp->seen);
+}
+
+/* §6 state for a width x height colour map and the label map `local` (lr x lc uint16 local class
+ * indices, each of 0..k-1 occurring); 0, or -1 with an exception set (free it either way). */
+static int prediction_init(LabelPrediction *lp, const char *local, Py_ssize_t local_len, Py_ssize_t lc,
+                           Py_ssize_t lr, Py_ssize_t k, Py_ssize_t width, Py_ssize_t height)
+{
+    *lp = (LabelPrediction){NULL, lr, lc, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    Py_ssize_t label_cells = checked_cells(lr, lc, 1, sizeof(uint16_t));
+    Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int64_t));
+    if (label_cells < 0 || cells < 0)
+        return -1;
+    if (local_len != label_cells * (Py_ssize_t)sizeof(uint16_t) || k < 1 || k > 65536) {
+        PyErr_SetString(PyExc_ValueError, "local: expected label_width x label_height uint16, k 1..65536");
+        return -1;
+    }
+    /* LL2's shape (§4.2). */
+    const Py_ssize_t r2 = ((height + 1) / 2 + 1) / 2, c2 = ((width + 1) / 2 + 1) / 2;
+    /* sums, means, counts (k each) and totals (cells); the image, the bands of both levels (under
+     * 2 cells), vlow, vhigh, LL2's classes (cells), last and the votes (k) (int32); an aligned
+     * copy of local; seen; the label cells' order and the cells' starts for sample_classes. */
+    int64_t *wide = PyMem_Malloc(((size_t)k * 3 + (size_t)cells) * sizeof(int64_t));
+    int32_t *narrow = PyMem_Calloc((size_t)cells * 6 + (size_t)k * 2, sizeof(int32_t));
+    uint16_t *classes = PyMem_Malloc((size_t)label_cells * sizeof(uint16_t));
+    uint8_t *seen = PyMem_Malloc((size_t)k);
+    lp->sums = wide;
+    lp->image = narrow;
+    lp->local = classes;
+    lp->seen = seen;
+    Py_ssize_t *order = PyMem_Malloc(((size_t)label_cells + (size_t)r2 * c2 + 1) * sizeof(Py_ssize_t));
+    if (!wide || !narrow || !classes || !order || !seen) {
+        PyMem_Free(order);
+        PyErr_NoMemory();
+        return -1;
+    }
+    lp->means = wide + k;
+    lp->counts = wide + 2 * k;
+    lp->totals = wide + 3 * k;
+    lp->bands = narrow + cells;
+    lp->vlow = narrow + 3 * cells;
+    lp->vhigh = narrow + 4 * cells;
+    lp->low_classes = narrow + 5 * cells;
+    lp->last = narrow + 6 * cells;
+    memcpy(classes, local, (size_t)local_len);
+    for (Py_ssize_t c = 0; c < k; c++)
+        lp->counts[c] = 0;
+    for (Py_ssize_t i = 0; i < label_cells; i++) {
+        if (classes[i] >= k) {
+            PyErr_SetString(PyExc_ValueError, "local: class index >= k");
+            PyMem_Free(order);
+            return -1;
+        }
+        lp->counts[classes[i]]++;
+    }
+    for (Py_ssize_t c = 0; c < k; c++) {
+        if (!lp->counts[c]) {
+            PyErr_SetString(PyExc_ValueError, "local: every class index 0..k-1 must occur");
+            PyMem_Free(order);
+            return -1;
+        }
+    }
+    sample_classes(lp, r2, c2, lp->low_classes, order, order + label_cells, lp->last + k);
+    PyMem_Free(order);
+    return 0;
+}
+
 static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
 {
     const char *data, *steps, *limits, *init, *shifts, *local;
@@ -1353,68 +1427,254 @@ static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
                           &limits, &limits_len, &init, &init_len, &shifts, &shifts_len, &local,
                           &local_len, &lc, &lr, &k))
         return NULL;
-    Py_ssize_t label_cells = checked_cells(lr, lc, 1, sizeof(uint16_t));
-    Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int64_t));
-    if (label_cells < 0 || cells < 0)
+    LabelPrediction lp;
+    PyObject *out = NULL;
+    if (prediction_init(&lp, local, local_len, lc, lr, k, width, height) == 0)
+        out = color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
+                        shifts, shifts_len, &lp);
+    prediction_free(&lp);
+    return out;
+}
+
+/* ---- colour encoder (colors.encode, both versions) ------------------------------------------ */
+
+/* The level choice (§4.6) uses doubles exactly as colors._BandCoder does, term by term, so that
+ * both encoders write the same bytes; contraction into fused multiply-adds would round
+ * differently, hence it is off for this part. */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+typedef struct {
+    RangeEncoder *e;
+    Context *low_zero, *low_mag, *zero, *mag;
+    const int32_t *steps;  /* per plane, per band class (§4.1) */
+    const double *gains;   /* per plane, per band class: the plane's RGB weight x the band's gain */
+    const double *log2;    /* -log2(p / 2048) for p = 0..2047 (entry 0 unused) */
+    double lam;            /* λ · Δ² */
+    LabelPrediction *lp;   /* version 2, or NULL */
+} ColorEncoder;
+
+/* colors._bits: the cost of residual e with zero probability p and magnitude contexts mag. */
+static double residual_bits(const ColorEncoder *ce, uint32_t p, const Context *mag, int32_t e)
+{
+    const double *lg = ce->log2;
+    if (!e)
+        return lg[p];
+    double bits = lg[PROB_ONE - p] + 1;
+    int32_t m = e < 0 ? -e : e;
+    for (int i = 1; i <= MAG_UNARY; i++) {
+        uint32_t pm = mag[i - 1].p;
+        if (m == i)
+            return bits + lg[pm];
+        bits += lg[PROB_ONE - pm];
+    }
+    return bits + (double)(2 * bitlen((uint32_t)(m - MAG_UNARY))) - 1.0; /* as Python evaluates it */
+}
+
+/* colors._BandCoder._choose, then the residual's bits (colors._value). */
+static int32_t encode_residual(ColorEncoder *ce, Context *z, Context *mag, double target, double dscale,
+                               int zero_ok)
+{
+    double fl = floor(target);
+    int32_t lo = (int32_t)fl, cands[3] = {lo, lo + 1, 0};
+    int n = zero_ok && lo != -1 && lo != 0 ? 3 : 2;
+    double best_cost = INFINITY;
+    int32_t e = 0;
+    for (int i = 0; i < n; i++) {
+        double err = target - (double)cands[i];
+        double cost = dscale * (err * err) + ce->lam * residual_bits(ce, z->p, mag, cands[i]);
+        if (cost < best_cost) {
+            best_cost = cost;
+            e = cands[i];
+        }
+    }
+    re_bit(ce->e, z, e != 0);
+    if (e) {
+        uint32_t m = (uint32_t)(e < 0 ? -e : e);
+        int bin = 1;
+        for (; bin <= MAG_UNARY; bin++) {
+            re_bit(ce->e, &mag[bin - 1], m != (uint32_t)bin);
+            if (m == (uint32_t)bin)
+                break;
+        }
+        if (bin > MAG_UNARY) { /* Exp-Golomb escape of m - 6 >= 1 */
+            uint32_t v = m - MAG_UNARY;
+            int nb = bitlen(v) - 1;
+            re_bypass(ce->e, nb + 1, (1u << (nb + 1)) - 2);
+            re_bypass(ce->e, nb, v - (1u << nb));
+        }
+        re_bypass(ce->e, 1, e < 0);
+    }
+    return e;
+}
+
+/* One detail band: coefficients coef (count), prediction pred (or NULL), into recon. */
+static void encode_detail(ColorEncoder *ce, int plane, int ctx, int band, const int32_t *coef,
+                          const int32_t *pred, int32_t *recon, Py_ssize_t count)
+{
+    const int32_t step = ce->steps[plane * N_BAND_CLASSES + band];
+    const double dscale = ce->gains[plane * N_BAND_CLASSES + band] * (double)step * (double)step;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int32_t p = pred ? asr(3 * pred[i], 2) : 0;
+        double value = (double)(coef[i] - p) / (double)step;
+        Context *z = pred ? &ce->zero[2 * ctx + (2 * (p < 0 ? -p : p) >= step)] : &ce->zero[ctx];
+        int32_t e = encode_residual(ce, z, &ce->mag[MAG_UNARY * ctx], value, dscale, fabs(value) <= 1);
+        recon[i] = e * step + p;
+    }
+}
+
+/* Forward YCoCg-R of plane `plane` of rgb (cells pixels) into out. */
+static void ycocg_plane(const uint8_t *rgb, Py_ssize_t cells, int plane, int32_t *out)
+{
+    for (Py_ssize_t i = 0; i < cells; i++) {
+        int32_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+        int32_t co = r - b, t = b + asr(co, 1), cg = g - t, y = t + asr(cg, 1);
+        out[i] = plane == 0 ? y : (plane == 1 ? co : cg);
+    }
+}
+
+/* Encode plane `plane` of rows x cols (§4.3-4.6, §6); work: 6 rows x cols int32. */
+static void encode_plane(ColorEncoder *ce, int plane, const int32_t *in, Py_ssize_t rows, Py_ssize_t cols,
+                         int32_t *work)
+{
+    const int kind = plane < 1 ? plane : 1;
+    const Py_ssize_t r1l = (rows + 1) / 2, r1h = rows / 2, c1l = (cols + 1) / 2, c1h = cols / 2;
+    const Py_ssize_t r2l = (r1l + 1) / 2, r2h = r1l / 2, c2l = (c1l + 1) / 2, c2h = c1l / 2;
+    /* The analysis (coefficients), then the reconstruction the decoder will have. */
+    int32_t *ll1 = work, *lh1 = ll1 + r1l * c1l, *hl1 = lh1 + r1l * c1h, *hh1 = hl1 + r1h * c1l;
+    int32_t *ll2 = hh1 + r1h * c1h, *lh2 = ll2 + r2l * c2l, *hl2 = lh2 + r2l * c2h, *hh2 = hl2 + r2h * c2l;
+    int32_t *vlow = work + 2 * rows * cols, *vhigh = vlow + rows * cols;
+    int32_t *rec = work + 4 * rows * cols; /* LL2, its details, LL1 (under 2 rows x cols) */
+    int32_t *rll2 = rec, *rlh2 = rll2 + r2l * c2l, *rhl2 = rlh2 + r2l * c2h, *rhh2 = rhl2 + r2h * c2l;
+    int32_t *rll1 = rhh2 + r2h * c2h;
+    int32_t *rlh1 = vlow, *rhl1 = rlh1 + r1l * c1h, *rhh1 = rhl1 + r1h * c1l; /* vlow is free then */
+    analyse_level(in, rows, cols, ll1, lh1, hl1, hh1, vlow, vhigh);
+    analyse_level(ll1, r1l, c1l, ll2, lh2, hl2, hh2, vlow, vhigh);
+
+    LabelPrediction *lp = ce->lp;
+    const int32_t step = ce->steps[plane * N_BAND_CLASSES];
+    const double dscale = ce->gains[plane * N_BAND_CLASSES] * (double)step * (double)step;
+    if (lp)
+        memset(lp->seen, 0, (size_t)lp->k);
+    for (Py_ssize_t y = 0; y < r2l; y++) {
+        for (Py_ssize_t x = 0; x < c2l; x++) {
+            int32_t pred = lp ? low_prediction(lp, rll2, c2l, y, x) : med(rll2, c2l, y, x);
+            double target = (double)ll2[y * c2l + x] / (double)step - (double)pred;
+            int32_t e = encode_residual(ce, &ce->low_zero[kind], &ce->low_mag[MAG_UNARY * kind], target,
+                                        dscale, fabs(target) <= 1);
+            rll2[y * c2l + x] = pred + e;
+            if (lp) {
+                int32_t c = lp->low_classes[y * c2l + x];
+                lp->last[c] = pred + e;
+                lp->seen[c] = 1;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < r2l * c2l; i++)
+        rll2[i] *= step;
+    int32_t *pred[3] = {NULL, NULL, NULL};
+    if (lp)
+        predict_level(lp, rll2, r2l, c2l, 2, rows, cols, pred);
+    encode_detail(ce, plane, 4 * kind + 2, 1, lh2, pred[0], rlh2, r2l * c2h);
+    encode_detail(ce, plane, 4 * kind + 2, 1, hl2, pred[1], rhl2, r2h * c2l);
+    encode_detail(ce, plane, 4 * kind + 3, 2, hh2, pred[2], rhh2, r2h * c2h);
+    if (lp) { /* version 1's level 1 does not depend on the reconstruction */
+        synthesise_level(rll2, rlh2, rhl2, rhh2, r2l, r2h, c2l, c2h, vlow, vhigh, rll1);
+        predict_level(lp, rll1, r1l, c1l, 1, rows, cols, pred);
+    }
+    encode_detail(ce, plane, 4 * kind, 3, lh1, pred[0], rlh1, r1l * c1h);
+    encode_detail(ce, plane, 4 * kind, 3, hl1, pred[1], rhl1, r1h * c1l);
+    encode_detail(ce, plane, 4 * kind + 1, 4, hh1, pred[2], rhh1, r1h * c1h);
+}
+
+PyDoc_STRVAR(encode_colors_doc,
+"encode_colors(rgb, width, height, steps, init, shifts, gains, lam, log2[, local, label_width,\n"
+"              label_height, k]) -> bytes\n\n"
+"colors.encode's payload, byte for byte: rgb is height x width x 3 bytes; steps as for\n"
+"decode_colors; init the contexts' initial probabilities (70, or 78 for version 2); gains: 15\n"
+"doubles (plane weight x band gain); lam: λ·Δ²; log2: 2048 doubles. With the label map (as for\n"
+"decode_colors_v2) the payload is version 2.");
+
+static PyObject *encode_colors(PyObject *self, PyObject *args)
+{
+    const char *rgb, *steps, *init, *shifts, *gains, *log2_table, *local = NULL;
+    Py_ssize_t len, width, height, steps_len, init_len, shifts_len, gains_len, log2_len;
+    Py_ssize_t local_len = 0, lc = 0, lr = 0, k = 0;
+    double lam;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#dy#|y#nnn", &rgb, &len, &width, &height, &steps, &steps_len,
+                          &init, &init_len, &shifts, &shifts_len, &gains, &gains_len, &lam, &log2_table,
+                          &log2_len, &local, &local_len, &lc, &lr, &k))
         return NULL;
-    if (local_len != label_cells * (Py_ssize_t)sizeof(uint16_t) || k < 1 || k > 65536) {
-        PyErr_SetString(PyExc_ValueError, "local: expected label_width x label_height uint16, k 1..65536");
+    const Py_ssize_t n_steps = N_PLANES * N_BAND_CLASSES;
+    Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int64_t));
+    if (cells < 0)
+        return NULL;
+    if (len != cells * 3 || steps_len != n_steps * (Py_ssize_t)sizeof(int32_t)
+        || gains_len != n_steps * (Py_ssize_t)sizeof(double)
+        || log2_len != (Py_ssize_t)PROB_ONE * (Py_ssize_t)sizeof(double) || check_shifts(shifts_len) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "encode_colors: bad rgb, steps, gains or log2 size");
         return NULL;
     }
-    LabelPrediction lp = {NULL, lr, lc, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    /* LL2's shape (§4.2). */
-    const Py_ssize_t r2 = ((height + 1) / 2 + 1) / 2, c2 = ((width + 1) / 2 + 1) / 2;
-    /* sums, means, counts (k each) and totals (cells); the image, the bands of both levels (under
-     * 2 cells), vlow, vhigh, LL2's classes (cells), last and the votes (k) (int32); an aligned
-     * copy of local; the label cells' order and the cells' starts for sample_classes; seen. */
-    int64_t *wide = PyMem_Malloc(((size_t)k * 3 + (size_t)cells) * sizeof(int64_t));
-    int32_t *narrow = PyMem_Calloc((size_t)cells * 6 + (size_t)k * 2, sizeof(int32_t));
-    uint16_t *classes = PyMem_Malloc((size_t)label_cells * sizeof(uint16_t));
-    Py_ssize_t *order = PyMem_Malloc(((size_t)label_cells + (size_t)r2 * c2 + 1) * sizeof(Py_ssize_t));
-    uint8_t *seen = PyMem_Malloc((size_t)k);
+    const int n_zero = local ? N_ZERO_V2 : N_ZERO, n_contexts = local ? N_COLOR_CONTEXTS_V2 : N_COLOR_CONTEXTS;
+    if (init_len != n_contexts * (Py_ssize_t)sizeof(uint16_t)) {
+        PyErr_Format(PyExc_ValueError, "init: expected %d uint16 probabilities", n_contexts);
+        return NULL;
+    }
+    int32_t step_table[N_PLANES * N_BAND_CLASSES];
+    double gain_table[N_PLANES * N_BAND_CLASSES], *lg = PyMem_Malloc(PROB_ONE * sizeof(double));
+    if (!lg)
+        return PyErr_NoMemory();
+    memcpy(step_table, steps, sizeof step_table);
+    memcpy(gain_table, gains, sizeof gain_table);
+    memcpy(lg, log2_table, PROB_ONE * sizeof(double));
+    Context contexts[N_COLOR_CONTEXTS_V2];
+    for (int i = 0; i < n_contexts; i++) {
+        uint16_t p;
+        memcpy(&p, init + i * sizeof(uint16_t), sizeof p);
+        contexts[i] = (Context){p, 0};
+        if (p < 1 || p >= PROB_ONE) {
+            PyMem_Free(lg);
+            PyErr_SetString(PyExc_ValueError, "init: probabilities must be 1..2047");
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_steps; i++) {
+        if (step_table[i] < 1 || step_table[i] > 65535) {
+            PyMem_Free(lg);
+            PyErr_SetString(PyExc_ValueError, "steps: out of range");
+            return NULL;
+        }
+    }
+    LabelPrediction lp = {0};
     PyObject *out = NULL;
-    if (!wide || !narrow || !classes || !order || !seen) {
+    int32_t *work = NULL;
+    if (local && prediction_init(&lp, local, local_len, lc, lr, k, width, height) < 0)
+        goto done;
+    work = PyMem_Malloc((size_t)cells * 7 * sizeof(int32_t));
+    if (!work) {
         PyErr_NoMemory();
         goto done;
     }
-    lp.sums = wide;
-    lp.means = wide + k;
-    lp.counts = wide + 2 * k;
-    lp.totals = wide + 3 * k;
-    lp.image = narrow;
-    lp.bands = narrow + cells;
-    lp.vlow = narrow + 3 * cells;
-    lp.vhigh = narrow + 4 * cells;
-    lp.low_classes = narrow + 5 * cells;
-    lp.last = narrow + 6 * cells;
-    lp.seen = seen;
-    memcpy(classes, local, (size_t)local_len);
-    lp.local = classes;
-    for (Py_ssize_t c = 0; c < k; c++)
-        lp.counts[c] = 0;
-    for (Py_ssize_t i = 0; i < label_cells; i++) {
-        uint16_t c = classes[i];
-        if (c >= k) {
-            PyErr_SetString(PyExc_ValueError, "local: class index >= k");
-            goto done;
-        }
-        lp.counts[c]++;
+    RangeEncoder e;
+    re_init(&e, (const uint8_t *)shifts);
+    ColorEncoder ce = {&e, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
+                       contexts + N_LOW_ZERO + N_LOW_MAG + n_zero, step_table, gain_table, lg, lam,
+                       local ? &lp : NULL};
+    for (int p = 0; p < N_PLANES; p++) {
+        ycocg_plane((const uint8_t *)rgb, cells, p, work + 6 * cells);
+        encode_plane(&ce, p, work + 6 * cells, height, width, work);
     }
-    for (Py_ssize_t c = 0; c < k; c++) {
-        if (!lp.counts[c]) {
-            PyErr_SetString(PyExc_ValueError, "local: every class index 0..k-1 must occur");
-            goto done;
-        }
-    }
-    sample_classes(&lp, r2, c2, lp.low_classes, order, order + label_cells, lp.last + k);
-    out = color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
-                    shifts, shifts_len, &lp);
+    out = re_finish(&e);
 done:
-    PyMem_Free(wide);
-    PyMem_Free(narrow);
-    PyMem_Free(classes);
-    PyMem_Free(order);
-    PyMem_Free(seen);
+    PyMem_Free(work);
+    PyMem_Free(lg);
+    if (local)
+        prediction_free(&lp);
     return out;
 }
 
@@ -1569,6 +1829,7 @@ static PyMethodDef methods[] = {
     {"encode_labels", encode_labels, METH_VARARGS, encode_labels_doc},
     {"decode_colors", decode_colors, METH_VARARGS, decode_colors_doc},
     {"decode_colors_v2", decode_colors_v2, METH_VARARGS, decode_colors_v2_doc},
+    {"encode_colors", encode_colors, METH_VARARGS, encode_colors_doc},
     {"color_map", color_map_native, METH_VARARGS, color_map_doc},
     {"label_votes", label_votes, METH_VARARGS, label_votes_doc},
     {NULL, NULL, 0, NULL},

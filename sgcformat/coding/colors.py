@@ -89,6 +89,12 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
                          f"{rgb.shape}")
     base = _base_step(quality)
     predict = _predictor(version, labels, *rgb.shape[:2])
+    native = native_coder()
+    if native is not None:  # the same bytes (tests/test_native.py), ~50x faster
+        steps, _, init, shifts = _native_tables(base, version)
+        extra = () if predict is None else predict.native_args()
+        return native.encode_colors(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], steps, init,
+                                    shifts, _NATIVE_GAINS, _LAMBDA * base * base, _NATIVE_LOG2, *extra)
     coder = _BandCoder(Encoder(), base, version)
     for plane_index, plane in enumerate(_ycocg(rgb.astype(np.int64))):
         low, details = _analyse(plane)
@@ -436,10 +442,12 @@ class _BandCoder:
                 zero_ok: bool) -> int:
         """Residual minimising dscale·err² + λ·bits among ⌊target⌋, ⌊target⌋ + 1 and 0."""
         lo = math.floor(target)
-        candidates = {lo, lo + 1, 0} if zero_ok else {lo, lo + 1}
+        # In this order, the first of equal costs wins (the native encoder does the same).
+        candidates = (lo, lo + 1, 0) if zero_ok and lo not in (-1, 0) else (lo, lo + 1)
         best_cost, best = math.inf, 0
         for e in candidates:
-            cost = dscale * (target - e) ** 2 + self.lam * _bits(p_zero, mag, ctx, e)
+            err = target - e
+            cost = dscale * (err * err) + self.lam * _bits(p_zero, mag, ctx, e)
             if cost < best_cost:
                 best_cost, best = cost, e
         return best
@@ -474,6 +482,13 @@ def _primed(prior: tuple[int, ...]) -> list[int]:
 
 
 _LOG2 = [0.0] + [-math.log2(p / 2048) for p in range(1, 2048)]
+
+
+#: The encoder's tables as the native encoder takes them: per plane and band class the RGB weight
+#: times the band gain (float64), and _LOG2.
+_NATIVE_GAINS = np.asarray([_RGB_WEIGHTS[plane] * _band_gain(band) for plane in range(_PLANES)
+                            for band in range(len(BAND_SCALE[0]))], dtype=np.float64).tobytes()
+_NATIVE_LOG2 = np.asarray(_LOG2, dtype=np.float64).tobytes()
 
 
 def _bits(p: int, mag: list[int], ctx: int, e: int) -> float:
