@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -77,6 +78,8 @@ class MetadataPanel(QWidget):
             label = QLabel("–")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
+            # A long file name must not widen the dock (and the window) past the screen.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             form.addRow(key, label)
             self._fields[key] = label
         layout.addLayout(form)
@@ -98,6 +101,7 @@ class MetadataPanel(QWidget):
                 self._fields["File"].setText(error)
             return
         self._fields["File"].setText(info.path.name)
+        self._fields["File"].setToolTip(str(info.path))
         self._fields["Size"].setText(f"{info.width} × {info.height}")
         self._fields["File bytes"].setText(f"{info.file_bytes:,}")
         self._fields["bpp"].setText(f"{info.bpp:.4f}")

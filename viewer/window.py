@@ -37,6 +37,7 @@ from .actions import ShortcutSheet, build_actions
 from .browser import BrowserPage, FolderWatcher
 from .imageview import CompareView, ImageView
 from .panels import MAX_SEED, FileInfo, MetadataPanel, SeedEdit, SeedStrip
+from .sampling import SampleQueue
 from .settings import ViewerSettings
 from .thumbnails import ThumbnailModel, list_images
 from .worker import DecodeWorker
@@ -80,8 +81,6 @@ class MainWindow(QMainWindow):
         self.shown_seed: int | None = None
         self.view_mode = "sample"  # "sample", "preview" or "colors"
         self.decode_seconds: dict[int, float] = {}
-        self._jobs: dict[int, int] = {}  # decode job id -> seed, in the order requested
-        self._running: int | None = None  # the job the worker is on
         self._task: int | None = None
         self._preview_token = 0
         self._trashed: list[fileops.Trashed] = []
@@ -90,10 +89,8 @@ class MainWindow(QMainWindow):
         self._collection_title = ""
         self._loaded = _Loaded(self)
         self._loaded.preview.connect(self._on_full_preview)
-        self.worker.jobStarted.connect(self._on_job_started)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_task_finished)
+        self.worker.failed.connect(self._on_task_failed)
         self.watcher = FolderWatcher(self)
         self.watcher.added.connect(self.model.add_paths)
         self.watcher.removed.connect(self._on_files_removed)
@@ -152,16 +149,15 @@ class MainWindow(QMainWindow):
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Select 2–4 samples in the strip, then compare them (M)")
         self.compare_button.clicked.connect(self.compare_selected)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFixedWidth(220)
-        self.progress.hide()
-        self.queue_label = QLabel()
-        self.queue_label.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the running and the queued decodes (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_decode)
-        self.cancel_button.hide()
+        self.samples = SampleQueue(self.worker)
+        self.samples.sampleReady.connect(self._on_sample)
+        self.samples.sampleFailed.connect(self._on_sample_failed)
+        self.samples.busyChanged.connect(lambda _busy: self._update_actions())
+        self.queue_label = self.samples.queue_label
+        # Encodes (Save as SGC) run on the same thread and show their own progress here.
+        self.task_progress = QProgressBar()
+        self.task_progress.setFixedWidth(220)
+        self.task_progress.hide()
 
         self.controls = QWidget()
         controls = QHBoxLayout(self.controls)
@@ -170,8 +166,8 @@ class MainWindow(QMainWindow):
                   self.compare_button):
             controls.addWidget(w)
         controls.addStretch(1)
-        for w in (self.progress, self.queue_label, self.cancel_button):
-            controls.addWidget(w)
+        controls.addWidget(self.samples)
+        controls.addWidget(self.task_progress)
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -344,16 +340,8 @@ class MainWindow(QMainWindow):
         if self.strip.image(seed) is not None:
             self.show_seed(seed)
             return
-        if seed in self._jobs.values():
+        if not self.samples.request(self.current_path, seed):
             self.statusBar().showMessage(f"Seed {seed} is already queued", 3000)
-            return
-        self._jobs[self.worker.decode(self.current_path, seed)] = seed
-        if len(self._jobs) == 1:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(f"seed {seed}: starting…")
-        self.progress.show()
-        self.cancel_button.show()
-        self._show_queue()
         self._update_actions()
 
     def _seed_entered(self, seed: int) -> None:
@@ -369,7 +357,7 @@ class MainWindow(QMainWindow):
 
     def resample(self) -> None:
         """Decode again with a fresh random seed."""
-        used = set(self.strip.seeds()) | set(self._jobs.values())
+        used = set(self.strip.seeds()) | set(self.samples.seeds())
         seed = random.randrange(MAX_SEED + 1)
         while seed in used:
             seed = random.randrange(MAX_SEED + 1)
@@ -377,56 +365,21 @@ class MainWindow(QMainWindow):
 
     def cancel_decode(self) -> None:
         """Cancel the running decode and every queued one."""
-        for job in list(self._jobs):
-            self.worker.cancel(job)
+        self.samples.cancel_all()
 
     def decoding(self) -> bool:
-        return bool(self._jobs)
+        return self.samples.decoding()
 
     def queued(self) -> int:
         """Decodes requested and not started yet."""
-        return len(self._jobs) - (self._running in self._jobs)
+        return self.samples.queued()
 
-    def _show_queue(self) -> None:
-        waiting = self.queued()
-        self.queue_label.setText(f"{waiting} queued")
-        self.queue_label.setVisible(waiting > 0)
-
-    def _on_job_started(self, job: int) -> None:
-        if job in self._jobs:
-            self._running = job
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(f"seed {self._jobs[job]}: starting…")
-            self._show_queue()
-
-    def _on_progress(self, job: int, step: int, total: int) -> None:
-        if job in self._jobs:
-            self.progress.setRange(0, total)
-            self.progress.setValue(step)
-            self.progress.setFormat(f"seed {self._jobs[job]}: step %v / %m")
-
-    def _on_finished(self, job: int, result: object, seconds: float) -> None:
-        if job == self._task:
-            self._task_done(result)
-            return
-        if job not in self._jobs:
-            return
-        seed = self._end_job(job)
+    def _on_sample(self, seed: int, image: QImage, seconds: float) -> None:
         self.decode_seconds[seed] = seconds
-        self.strip.add_sample(seed, result)
+        self.strip.add_sample(seed, image)
         self.show_seed(seed)
 
-    def _on_failed(self, job: int, kind: str, message: str) -> None:
-        if job == self._task:
-            self._task = None
-            self.progress.hide()
-            text = message if kind == "missing-model" else f"Encoding failed: {message}"
-            self._show_banner(text)
-            self.statusBar().showMessage(text)
-            return
-        if job not in self._jobs:
-            return
-        seed = self._end_job(job)
+    def _on_sample_failed(self, seed: int, kind: str, message: str) -> None:
         if kind == "cancelled":
             self.statusBar().showMessage(f"Decode of seed {seed} cancelled", 4000)
         elif kind == "missing-model":
@@ -436,16 +389,20 @@ class MainWindow(QMainWindow):
             self._show_banner(f"Decoding failed: {message}")
         self._refresh_view()
 
-    def _end_job(self, job: int) -> int:
-        seed = self._jobs.pop(job)
-        if self._running == job:
-            self._running = None
-        if not self._jobs:
-            self.progress.hide()
-            self.cancel_button.hide()
-        self._show_queue()
-        self._update_actions()
-        return seed
+    def _on_task_finished(self, job: int, result: object, seconds: float) -> None:
+        if job == self._task:
+            self._task = None
+            self.task_progress.hide()
+            self.statusBar().showMessage(f"Saved {result}", 5000)
+            self._show_new_file(Path(result))
+
+    def _on_task_failed(self, job: int, kind: str, message: str) -> None:
+        if job == self._task:
+            self._task = None
+            self.task_progress.hide()
+            text = message if kind == "missing-model" else f"Encoding failed: {message}"
+            self._show_banner(text)
+            self.statusBar().showMessage(text)
 
     def show_seed(self, seed: int) -> None:
         """Show the already decoded sample of ``seed`` (from the strip)."""
@@ -555,17 +512,10 @@ class MainWindow(QMainWindow):
 
         self.banner.hide()
         self._task = self.worker.run_task(task)
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(f"encoding {source.name}…")
-        self.progress.show()
+        self.task_progress.setRange(0, 0)
+        self.task_progress.setFormat(f"encoding {source.name}…")
+        self.task_progress.show()
         return self._task
-
-    def _task_done(self, result: object) -> None:
-        self._task = None
-        if not self._jobs:
-            self.progress.hide()
-        self.statusBar().showMessage(f"Saved {result}", 5000)
-        self._show_new_file(Path(result))
 
     def _show_new_file(self, path: Path) -> None:
         """A file the viewer wrote into the folder on screen joins the grid at once."""

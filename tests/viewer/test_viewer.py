@@ -128,12 +128,12 @@ def test_cancel_stops_a_decode(qtbot, make_window, sgc_folder):
     finished = []
     window.worker.finished.connect(lambda *args: finished.append(args))
     window.open_paths([sgc_folder / "scene0.sgc"])
-    assert window.decoding() and window.progress.isVisible()
+    assert window.decoding() and window.samples.progress.isVisible()
     qtbot.waitUntil(lambda: bool(cancelled or finished), timeout=WAIT)
     assert cancelled == ["cancelled"] and finished == []
     assert not window.decoding()
     assert window.strip.seeds() == []
-    assert not window.progress.isVisible()
+    assert not window.samples.progress.isVisible()
     assert window.shown_image() == window.preview_image  # the preview stays on screen
 
 
