@@ -11,7 +11,8 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points, requires
 from pathlib import Path
 
@@ -78,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. for a file with its own class list")
     p.set_defaults(func=cmd_decode, extra="models")
 
-    p = sub.add_parser("info", help="describe an .sgc file")
-    p.add_argument("file", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="describe .sgc files (a folder: every .sgc in it, recursively)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file and line (JSON Lines)")
     p.set_defaults(func=cmd_info)
 
     for ep in entry_points(group="sgcformat.cli"):
@@ -243,16 +244,44 @@ def _metadata(sgc: container.SgcFile) -> dict | None:
 
 def _present_display_names(sgc: container.SgcFile) -> list[str]:
     names = sgc.vocabulary.display_names
-    return [names[i] for i in np.unique(sgc.label_map)]
+    # bincount, not np.unique: ~10x cheaper on these small maps, and sgc info runs it per file
+    return [names[i] for i in np.flatnonzero(np.bincount(sgc.label_map.ravel()))]
+
+
+def _info_paths(paths: Sequence[Path]) -> Iterator[Path]:
+    """The files named, with each folder replaced by the .sgc files under it (sorted)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob(f"*{container.EXTENSION}") if p.is_file())
+        else:
+            yield path
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    data = args.file.read_bytes()
-    info = info_dict(container.parse(data), len(data))
-    if args.json:
-        print(json.dumps(info))
-        return 0
-    print(f"{args.file}: SGC {info['width']}x{info['height']}, {info['bytes']} bytes, "
+    """Describe every file; a bad one gets an error line and exit status 1, the others still print."""
+    status = 0
+    out = sys.stdout
+    for path in _info_paths(args.files):
+        try:
+            with path.open("rb") as f:
+                data = container.read_limited(f)
+            info = info_dict(container.parse(data), len(data))
+        except (SgcError, OSError, ValueError) as exc:
+            status = EXIT_ERROR
+            if args.json:
+                out.write(json.dumps({"file": str(path), "error": _message(exc)}) + "\n")
+            else:
+                print(f"sgc: error: {path}: {_message(exc)}", file=sys.stderr)
+            continue
+        if args.json:
+            out.write(json.dumps({"file": str(path), **info}) + "\n")
+        else:
+            _print_info(path, info)
+    return status
+
+
+def _print_info(path: Path, info: dict) -> None:
+    print(f"{path}: SGC {info['width']}x{info['height']}, {info['bytes']} bytes, "
           f"{info['bpp']:.4f} bpp")
     print(f"  profile {info['profile']}, vocabulary {info['vocab']}, seed {info['seed']}")
     if info["vocab_classes"]:
@@ -265,7 +294,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("  metadata: " + ", ".join(f"{k} {v}" for k, v in info["metadata"].items()))
     for name, how in info["bridges"].items():
         print(f"  decodes with {name}: {how}")
-    return 0
 
 
 def _extra_providing(module: str, default: str) -> str:
@@ -287,7 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and not getattr(args, "takes_any", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line  # e.g. the pixel limit's warning band
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("sgc: interrupted", file=sys.stderr)
         return 130
@@ -298,11 +328,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"pip install 'sgcformat[{extra}]'", file=sys.stderr)
         return EXIT_ERROR
     except (SgcError, OSError, ValueError) as exc:
-        message = str(exc) or type(exc).__name__
-        if isinstance(exc, FileNotFoundError):
-            message = f"no such file: {exc.filename}"
-        print(f"sgc: error: {message.splitlines()[0]}", file=sys.stderr)
+        print(f"sgc: error: {_message(exc)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _warning_line(message, category, *_where) -> None:
+    print(f"sgc: warning: {str(message).splitlines()[0]}", file=sys.stderr)
+
+
+def _message(exc: Exception) -> str:
+    """An error as one line."""
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file: {exc.filename}"
+    return (str(exc) or type(exc).__name__).splitlines()[0]
 
 
 if __name__ == "__main__":

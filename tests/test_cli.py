@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+import sgcformat
 from sgcformat.cli import main
 
 
@@ -102,3 +104,41 @@ def test_missing_model_is_one_line(files, tmp_path, monkeypatch):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "sgc models" in result.stderr
+
+
+def test_info_many_files_and_folders_as_json_lines(files, capsys):
+    """`sgc info A B DIR --json`: one object per file and line; a bad file gets an error line,
+    the others still print, and the exit status is 1 at the end."""
+    first = files / "a.sgc"
+    assert main(["encode", str(files / "photo.png"), "-o", str(first), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182", "--seed", "1"]) == 0
+    folder = files / "nested" / "deeper"
+    folder.mkdir(parents=True)
+    for seed in (2, 3):
+        sgc = sgcformat.read(first).with_seed(seed)
+        sgcformat.write(folder / f"s{seed}.sgc", sgc)
+    (folder / "notes.txt").write_text("not an sgc file, and not named like one")
+    (files / "nested" / "bad.sgc").write_bytes(b"SGC\x01 broken")
+    capsys.readouterr()
+    status = main(["info", "--json", str(first), str(files / "nested"), str(files / "missing.sgc")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 1
+    assert [Path(line["file"]).name for line in lines] == [
+        "a.sgc", "bad.sgc", "s2.sgc", "s3.sgc", "missing.sgc"]
+    assert [line.get("seed") for line in lines] == [1, None, 2, 3, None]
+    assert "error" in lines[1] and "error" in lines[4] and "no such file" in lines[4]["error"]
+    assert all("error" not in line and line["width"] == 96 for line in (lines[0], lines[2], lines[3]))
+    assert main(["info", "--json", str(folder)]) == 0
+
+
+def test_info_text_for_many_files_reports_bad_ones_on_stderr(files, capsys):
+    good = files / "g.sgc"
+    assert main(["encode", str(files / "photo.png"), "-o", str(good), "--labels",
+                 str(files / "photo.label.png"), "--vocab", "coco-stuff-182"]) == 0
+    bad = files / "b.sgc"
+    bad.write_bytes(b"nope")
+    capsys.readouterr()
+    assert main(["info", str(bad), str(good)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{good}: SGC 96x64")
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"sgc: error: {bad}: ")

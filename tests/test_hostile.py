@@ -176,3 +176,14 @@ def test_opening_a_small_file_allocates_little(write):
     sgcformat.read(path)  # warm imports and caches
     assert peak(lambda: sgcformat.read(path)) <= MiB
     assert peak(lambda: Image.open(path).close()) <= MiB  # was 16 MiB: read(MAX_FILE_BYTES + 1)
+
+
+def test_cli_warning_band_is_one_line(write, tmp_path):
+    path = write(hostile.declared_size(40, 40))
+    out = tmp_path / "out.png"
+    script = ("import sys; from sgcformat import limits, cli; limits.MAX_IMAGE_PIXELS = 1000; "
+              "sys.exit(cli.main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", script, "decode", str(path), "-o", str(out), "--preview"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and out.exists()
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("sgc: warning: image size 40x40")
