@@ -1122,6 +1122,14 @@ static int32_t low_prediction(const LabelPrediction *lp, const int32_t *band, Py
     return med(band, cols, y, x);
 }
 
+/* §6.3: LL2 cell i got `level`, the latest of its class so far. */
+static inline void saw_low(LabelPrediction *lp, Py_ssize_t i, int32_t level)
+{
+    int32_t c = lp->low_classes[i];
+    lp->last[c] = level;
+    lp->seen[c] = 1;
+}
+
 /* §6.3 the class of each cell of an r x c low band: the most frequent among the label cells whose
  * centres it holds (ties: the smaller), else the class of the label cell holding its centre.
  * order (label cells) and votes (k, zero on entry and exit) are scratch. */
@@ -1212,11 +1220,8 @@ static int decode_plane(ColorState *s, int plane, Py_ssize_t rows, Py_ssize_t co
                                 &e) < 0)
                 return -1;
             ll2[y * c2l + x] = pred + e;
-            if (lp) {
-                int32_t c = lp->low_classes[y * c2l + x];
-                lp->last[c] = pred + e;
-                lp->seen[c] = 1;
-            }
+            if (lp)
+                saw_low(lp, y * c2l + x, pred + e);
         }
     }
     for (Py_ssize_t i = 0; i < r2l * c2l; i++)
@@ -1566,11 +1571,8 @@ static void encode_plane(ColorEncoder *ce, int plane, const int32_t *in, Py_ssiz
             int32_t e = encode_residual(ce, &ce->low_zero[kind], &ce->low_mag[MAG_UNARY * kind], target,
                                         dscale, fabs(target) <= 1);
             rll2[y * c2l + x] = pred + e;
-            if (lp) {
-                int32_t c = lp->low_classes[y * c2l + x];
-                lp->last[c] = pred + e;
-                lp->seen[c] = 1;
-            }
+            if (lp)
+                saw_low(lp, y * c2l + x, pred + e);
         }
     }
     for (Py_ssize_t i = 0; i < r2l * c2l; i++)
