@@ -16,7 +16,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import construct as cs
 import numpy as np
@@ -141,9 +141,8 @@ def grid_size(long_side: int, width: int, height: int) -> tuple[int, int]:
     return (long_side, short) if width >= height else (short, long_side)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """One chunk: a type byte and its payload, kept verbatim."""
+class Chunk(NamedTuple):
+    """One chunk: a type byte and its payload, kept verbatim (a tuple: cheap to make on open)."""
 
     type: int
     data: bytes
@@ -180,6 +179,14 @@ class SgcFile:
     chunks: tuple[Chunk, ...] = ()
     version: int = VERSION
 
+    @classmethod
+    def _checked(cls, *values) -> SgcFile:
+        """Construct from already validated field values, in field order (the reader's fast path:
+        a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``)."""
+        sgc = object.__new__(cls)
+        sgc.__dict__.update(zip(_FIELDS, values, strict=True))
+        return sgc
+
     # -- derived header fields
     @property
     def size(self) -> tuple[int, int]:
@@ -196,18 +203,18 @@ class SgcFile:
     def chunk(self, type_: int) -> Chunk | None:
         return next((c for c in self.chunks if c.type == type_), None)
 
-    @property
+    @cached_property
     def seed(self) -> int | None:
         """The seed chosen for this file (SEED chunk), or ``None``."""
         chunk = self.chunk(ChunkType.SEED)
         return None if chunk is None else payloads.parse_seed(chunk.data)
 
-    @property
+    @cached_property
     def params(self) -> DecodeParams:
         chunk = self.chunk(ChunkType.PARAMS)
         return DecodeParams() if chunk is None else payloads.parse_params(chunk.data)
 
-    @property
+    @cached_property
     def metadata(self) -> EssentialMetadata | None:
         """The essential metadata record (META chunk), or ``None``."""
         chunk = self.chunk(ChunkType.META)
@@ -279,6 +286,7 @@ class SgcFile:
         ]
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(SgcFile))
 _CHUNK_NAMES = {v: k for k, v in vars(ChunkType).items() if not k.startswith("_")}
 #: Structured payloads checked on reading (spec §5 rule 3); EXIF, XMP and ICC are opaque.
 _PAYLOAD_CHECKS = {
@@ -287,6 +295,9 @@ _PAYLOAD_CHECKS = {
     ChunkType.META: EssentialMetadata.from_bytes,
     ChunkType.VOCAB: payloads.parse_vocab,
 }
+#: The SgcFile attribute each check's result is, so reading it later costs nothing.
+_PARSED_AS = {ChunkType.SEED: "seed", ChunkType.PARAMS: "params", ChunkType.META: "metadata",
+              ChunkType.VOCAB: "vocabulary"}
 
 
 def chunk_name(type_: int) -> str:
@@ -391,17 +402,22 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data
             raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
     if quality >= colors.QUALITY_LEVELS:
         raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
+    parsed = {}
     for c in found:
         check = _PAYLOAD_CHECKS.get(c.type)
         if check is not None:
-            check(c.data)
+            parsed[_PARSED_AS[c.type]] = check(c.data)
         elif c.type & CRITICAL_BIT:
             raise UnknownCriticalChunkError(f"unknown critical chunk type 0x{c.type:02x}")
-    has_vocab = any(c.type == ChunkType.VOCAB for c in found)
+    has_vocab = "vocabulary" in parsed
     if has_vocab != custom:
         raise InvalidFieldError("a VOCAB chunk belongs with vocabulary 15 (custom), and only there")
-    return SgcFile(width, height, vocab, profile.name, label_grid, color_grid, quality,
-                   label_data, color_data, found, version)
+    if custom:
+        parsed["vocabulary"] = registry.CustomVocabulary.from_names(parsed["vocabulary"])
+    sgc = SgcFile._checked(width, height, vocab, profile.name, label_grid, color_grid, quality,
+                           label_data, color_data, found, version)
+    sgc.__dict__.update(parsed)  # the cached_property values, already parsed
+    return sgc
 
 
 def salvage(data: bytes) -> SgcFile:

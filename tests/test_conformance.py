@@ -57,7 +57,7 @@ REQUIRED = [
     ("grid long side range", container, "_validated", "if not 1 <= value <= grid_limit:", "if False:"),
     ("colour quality range", container, "_validated",
      "if quality >= colors.QUALITY_LEVELS:", "if False:"),
-    ("known chunk payloads checked on reading", container, "_validated", "check(c.data)", "pass"),
+    ("known chunk payloads checked on reading", container, "_validated", "check(c.data)", "None"),
     ("unknown critical chunk", container, "_validated", "elif c.type & CRITICAL_BIT:", "elif False:"),
     ("VOCAB exactly with vocabulary 15", container, "_validated", "if has_vocab != custom:", "if False:"),
     ("payload consumed exactly", chunks, "_consumed", "if pos != len(data):", "if False:"),
