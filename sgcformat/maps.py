@@ -100,12 +100,11 @@ def label_map(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise VocabularyError(f"class ids must be a 2-D integer array, got {ids.dtype} {ids.shape}")
     height, width = ids.shape
     cols, rows = _check_grid(size, width, height)
-    labeled = ids >= 0
-    if not labeled.any():
+    lowest, n_classes = int(ids.min()), int(ids.max()) + 1
+    if n_classes < 1:
         raise VocabularyError("the label map has no labeled pixel")
-    if (ids < -1).any():
-        raise VocabularyError(f"class id {int(ids.min())} is invalid (-1 marks unlabeled)")
-    n_classes = int(ids.max()) + 1
+    if lowest < -1:
+        raise VocabularyError(f"class id {lowest} is invalid (-1 marks unlabeled)")
     if n_classes > 65536:
         raise VocabularyError(f"class id {n_classes - 1} does not fit 16 bits")
     n_bins = rows * cols * n_classes
@@ -119,6 +118,7 @@ def label_map(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     cell_y = ((2 * np.arange(height) + 1) * rows) // (2 * height)
     cell_x = ((2 * np.arange(width) + 1) * cols) // (2 * width)
     cell = cell_y[:, None] * cols + cell_x[None, :]
+    labeled = ids >= 0
     if n_bins <= 1 << 24:
         # Unlabeled pixels go to one extra bin, dropped after counting.
         codes = np.where(labeled, cell * n_classes + ids, n_bins)
@@ -171,7 +171,10 @@ def _shift(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
 
 
 def _rgb_array(image) -> np.ndarray:
-    rgb = image if isinstance(image, np.ndarray) else np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        rgb = image
+    else:  # convert() would copy an RGB image once more
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB image or (H, W, 3) uint8 array, got {rgb.dtype} {rgb.shape}")
     return rgb
