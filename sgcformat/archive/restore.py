@@ -106,30 +106,45 @@ def preview_chunk(options: DecodeOptions, tasks: list[Task]) -> list[Item]:
 
 
 class Generator:
-    """The generative decoder, loaded once per owner, run on batches grouped by generation size."""
+    """The generative decoder, loaded once per owner, run on whole batches of different files.
+
+    :func:`sgcformat.models.decode.generate_files` stacks the files of one generation size
+    into one pipeline call. If a batch fails, its files are retried one by one, so one bad
+    file fails alone.
+    """
 
     def __init__(self, options: DecodeOptions):
         self.options = options
 
     def __call__(self, items: list[Item]) -> list[Item]:
-        from .. import models
-
-        groups: dict[tuple, list[Item]] = {}
-        for item in items:
-            if item.live():
-                sgc = item.data["sgc"]
-                groups.setdefault((sgc.profile, sgc.size), []).append(item)
-        for group in groups.values():
-            for item in group:
-                guarded(item, self._one, models)
+        live = [item for item in items if item.live()]
+        if not live:
+            return items
+        try:
+            images = self._generate(live)
+        except Exception:  # one bad file must not fail the others: retry them one by one
+            for item in live:
+                guarded(item, self._one)
+        else:
+            for item, file_images in zip(live, images, strict=True):
+                item.data["images"] = file_images
         return items
 
-    def _one(self, item: Item, models) -> None:
-        sgc = item.data["sgc"]
-        first = sgc.seed if sgc.seed is not None else 0
-        item.data["images"] = models.generate_batch(
-            sgc, list(range(first, first + self.options.seeds)), steps=self.options.steps,
-            device=self.options.device, fast=self.options.fast)
+    def _one(self, item: Item) -> None:
+        item.data["images"] = self._generate([item])[0]
+
+    def _generate(self, items: list[Item]) -> list[list]:
+        from ..models.decode import generate_files
+
+        t = time.perf_counter()
+        sgcs = [item.data["sgc"] for item in items]
+        seeds = [list(range(s.seed or 0, (s.seed or 0) + self.options.seeds)) for s in sgcs]
+        images = generate_files(sgcs, seeds, steps=self.options.steps, device=self.options.device,
+                                fast=self.options.fast)
+        share = (time.perf_counter() - t) / len(items)
+        for item in items:
+            item.timings["generate"] = share
+        return images
 
 
 def decode_tree(

@@ -208,3 +208,126 @@ def _run_ldm(profile, labels, color, size, chosen, generators, device, dtype, on
         guidance_scale=chosen.guidance_scale, eta=profile.extra["eta"], generator=generators,
         callback_on_step_end=on_step,
     ).images
+
+
+def generate_files(
+    sgcs: Sequence[SgcFile],
+    seeds: Sequence[Sequence[int]],
+    *,
+    steps: int | None = None,
+    device: str | None = None,
+    fast: bool = False,
+    dtype: str | None = None,
+) -> list[list[Image.Image]]:
+    """Several *different* files decoded together: one pipeline call per (profile, settings,
+    generation size), which is what keeps a GPU busy when an archive is restored.
+
+    File ``i`` gets one image per seed of ``seeds[i]`` at its stored size, equal to
+    :func:`generate_batch`'s within kernel rounding (every sample keeps its own CPU
+    generator). No decode cache: an archive restores each file once.
+    """
+    if len(sgcs) != len(seeds):
+        raise ValueError(f"{len(sgcs)} files but {len(seeds)} seed lists")
+    if dtype is not None and dtype not in loading.DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (choose from {', '.join(loading.DTYPES)})")
+    results: list[list[Image.Image]] = [[] for _ in sgcs]
+    groups: dict[tuple[str, Settings], list[int]] = {}
+    for i, sgc in enumerate(sgcs):
+        if sgc.profile == "preview":
+            results[i] = generate_batch(sgc, seeds[i], use_cache=False)
+        elif seeds[i]:
+            profile = model_profile(sgc.profile)
+            groups.setdefault((profile.name, settings(sgc, profile, steps, fast)), []).append(i)
+    for (name, chosen), members in groups.items():
+        images = _run_files(model_profile(name), chosen, [sgcs[i] for i in members],
+                            [[int(s) for s in seeds[i]] for i in members], device, dtype)
+        for i, file_images in zip(members, images, strict=True):
+            results[i] = [_at_size(image, sgcs[i].size) for image in file_images]
+    return results
+
+
+def _at_size(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    image = image.convert("RGB")
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _run_files(profile: ModelProfile, chosen: Settings, sgcs: list[SgcFile], seeds: list[list[int]],
+               device: str | None, dtype: str | None) -> list[list[Image.Image]]:
+    """Per file, its images; one pipeline call for all files of one generation size."""
+    import torch
+
+    device = device or loading.default_device()
+    dtype = loading.decoder_dtype(profile, device, dtype)
+    if profile.decoder[0].kind == "ldm":
+        pipe, run = _ldm_pipeline(profile, device, dtype), _ldm_files
+        native = pipe.native_size
+    else:
+        from . import controlnet
+
+        pipe, run = controlnet.pipeline(profile, device, fast=chosen.fast, dtype=dtype), _controlnet_files
+        native = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, sgc in enumerate(sgcs):
+        by_size.setdefault(generation_size(sgc.size, native, profile.size_multiple), []).append(i)
+    out: list[list[Image.Image]] = [[] for _ in sgcs]
+    with torch.inference_mode():
+        for size, members in by_size.items():
+            files = [(sgcs[i], len(seeds[i])) for i in members]
+            generators = [torch.Generator("cpu").manual_seed(s) for i in members for s in seeds[i]]
+            images = iter(run(pipe, profile, chosen, files, size, generators))
+            for i in members:
+                out[i] = [next(images) for _ in seeds[i]]
+    return out
+
+
+def _ldm_pipeline(profile: ModelProfile, device: str, dtype: str):
+    from diffusers import DDIMScheduler
+
+    from .ldm import LDMSemanticSynthesisPipeline
+
+    shared = loading.load(profile.decoder[0], profile, device, dtype)
+    pipe = LDMSemanticSynthesisPipeline(
+        unet=shared.unet, vqvae=shared.vqvae, channel_mapper=shared.channel_mapper,
+        scheduler=DDIMScheduler.from_config(shared.scheduler.config),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _ldm_files(pipe, profile: ModelProfile, chosen: Settings, files, size, generators) -> list[Image.Image]:
+    """Label and colour maps of every (file, sample count) stacked into one LDM batch."""
+    import torch
+
+    width, height = size
+    label_rows, colour_rows = [], []
+    for sgc, n in files:
+        ids = Image.fromarray(np.asarray(sgc.label_map, dtype=np.int32))
+        ids = np.array(ids.resize((width, height), Image.Resampling.NEAREST))
+        rgb = np.array(Image.fromarray(sgc.color_map).resize((width, height), Image.Resampling.BICUBIC))
+        label_rows.append(torch.from_numpy(ids.astype(np.int64))[None].expand(n, -1, -1))
+        colour_rows.append(torch.from_numpy(rgb).permute(2, 0, 1).float().div(127.5).sub(1)[None]
+                           .expand(n, -1, -1, -1))
+    return pipe(
+        torch.cat(label_rows), torch.cat(colour_rows), strength=chosen.strength,
+        num_inference_steps=chosen.steps, guidance_scale=chosen.guidance_scale, eta=profile.extra["eta"],
+        generator=generators,
+    ).images
+
+
+def _controlnet_files(pipe, profile: ModelProfile, chosen: Settings, files, size,
+                      generators) -> list[Image.Image]:
+    """Prompt, colour init and palette control image of every (file, sample count) as one batch."""
+    from . import controlnet
+
+    prompts, inits, controls = [], [], []
+    most = profile.extra["max_prompt_classes"]
+    for sgc, n in files:
+        prompts += [controlnet.build_prompt(sgc.label_map, sgc.vocab, most)] * n
+        inits += [Image.fromarray(sgc.color_map).resize(size, Image.Resampling.BICUBIC)] * n
+        controls += [controlnet.control_image(sgc.label_map, size)] * n
+    return pipe(
+        prompt=prompts, image=inits, control_image=controls, width=size[0], height=size[1],
+        negative_prompt=None if chosen.fast else [profile.extra["negative_prompt"]] * len(prompts),
+        strength=chosen.strength, num_inference_steps=chosen.steps, guidance_scale=chosen.guidance_scale,
+        controlnet_conditioning_scale=profile.extra["controlnet_conditioning_scale"], generator=generators,
+    ).images
