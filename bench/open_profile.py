@@ -19,7 +19,7 @@ from _common import CORPUS, corpus_entries, markdown_table, write_result
 from PIL import Image
 
 import sgcformat
-import sgcformat.pil  # noqa: F401 - registers the format
+import sgcformat.pil  # registers the format
 from sgcformat import container
 
 
@@ -31,7 +31,7 @@ def build_folders(root: Path, count: int) -> tuple[list[Path], list[Path]]:
                                    profile="preview")
         with Image.open(CORPUS / e["image"]) as im:
             sources.append((sgc, im.convert("RGB")))
-    for i, (sgc, photo) in enumerate(sources):
+    for i, (_sgc, photo) in enumerate(sources):
         png = root / f"{i:04d}.png"
         photo.save(png)
         png_files.append(png)

@@ -59,8 +59,8 @@ CRITICAL_BIT = 0x80
 #: Chunk type 0 has no length and no payload: it ends the chunk list (spec §5).
 END_OF_CHUNKS = 0x00
 
-#: The first read of a stream without a size: every real .sgc file fits.
-_FIRST_READ = 1 << 16
+#: The first read of a file: every real .sgc file fits.
+_FIRST_READ = 1 << 14
 
 # --- grammar (the declarative definition; build() uses it) -------------------------------
 
@@ -201,7 +201,10 @@ class SgcFile:
         return grid_size(self.color_grid, self.width, self.height)
 
     def chunk(self, type_: int) -> Chunk | None:
-        return next((c for c in self.chunks if c.type == type_), None)
+        for c in self.chunks:  # at most a handful: a plain loop beats building a generator
+            if c.type == type_:
+                return c
+        return None
 
     @cached_property
     def seed(self) -> int | None:
@@ -295,6 +298,9 @@ _PAYLOAD_CHECKS = {
     ChunkType.META: EssentialMetadata.from_bytes,
     ChunkType.VOCAB: payloads.parse_vocab,
 }
+#: Registry entries by file id (spec §4.2), looked up on every open.
+_VOCAB_NAMES = {v.id: v.name for v in registry.VOCABULARIES.values()}
+_PROFILES = {p.id: p for p in registry.PROFILES.values()}
 #: The SgcFile attribute each check's result is, so reading it later costs nothing.
 _PARSED_AS = {ChunkType.SEED: "seed", ChunkType.PARAMS: "params", ChunkType.META: "metadata",
               ChunkType.VOCAB: "vocabulary"}
@@ -392,11 +398,15 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data
             raise InvalidFieldError(f"{name} {value} outside 1..{MAX_DIMENSION}")
     vocab_id = models >> 4
     custom = vocab_id == registry.CUSTOM_VOCAB_ID
-    vocab = registry.CUSTOM_VOCAB_NAME if custom else registry.vocabulary(vocab_id).name
-    profile = registry.profile(models & 0x0F)
+    vocab = registry.CUSTOM_VOCAB_NAME if custom else _VOCAB_NAMES.get(vocab_id)
+    if vocab is None:
+        raise InvalidFieldError(f"unknown vocabulary id {vocab_id}")
+    profile = _PROFILES.get(models & 0x0F)
+    if profile is None:
+        raise InvalidFieldError(f"unknown decoder profile id {models & 0x0F}")
     if profile.vocab is not None and profile.vocab != vocab:
         raise InvalidFieldError(f"profile {profile.name} cannot decode vocabulary {vocab}")
-    grid_limit = min(MAX_GRID, max(width, height))
+    grid_limit = MAX_GRID if width > MAX_GRID or height > MAX_GRID else max(width, height)
     for name, value in (("label_grid", label_grid), ("color_grid", color_grid)):
         if not 1 <= value <= grid_limit:
             raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
@@ -468,20 +478,14 @@ def build(sgc: SgcFile) -> bytes:
 
 def read_limited(f: BinaryIO) -> bytes:
     """All of ``f``, but never more than one byte past the size limit (so :func:`parse` can
-    say LimitExceededError) and without allocating the limit up front: files are ~150 bytes.
-
-    A regular file is read in one call of its own size; other streams in growing blocks.
-    """
-    try:
-        want = min(os.fstat(f.fileno()).st_size - f.tell(), MAX_FILE_BYTES) + 1
-    except (AttributeError, OSError, ValueError):  # no file descriptor (BytesIO, sockets...)
-        want = _FIRST_READ
-    first = f.read(max(want, 1))
-    if len(first) < want:
+    say LimitExceededError) and without allocating the limit up front: files are ~150 bytes,
+    so one small read is the whole file (cheaper than asking the OS for its size)."""
+    first = f.read(_FIRST_READ)
+    if len(first) < _FIRST_READ:
         return first
     parts, total = [first], len(first)
     while total <= MAX_FILE_BYTES:
-        block = f.read(min(1 << 20, MAX_FILE_BYTES + 1 - total))
+        block = f.read(MAX_FILE_BYTES + 1 - total)
         if not block:
             break
         parts.append(block)
