@@ -192,8 +192,11 @@ def main() -> None:
                 "filter box: type a name, then clear it": timed_ms(
                     lambda: (window.browser.filter_box.setText("img05"),
                              window.browser.filter_box.clear()), 3),
-                "folder watcher: rescan after a change": timed_ms(window.watcher.rescan, 3),
             }
+            scans: list[int] = []
+            window.watcher.scanFinished.connect(lambda: scans.append(1))
+            window.watcher.rescan()  # what a change in the folder sets off, in the thread pool
+            rescan_s, rescan_longest = wait_until(app, lambda: bool(scans), 60)
             window.browser.set_sort("name")
             app.processEvents()
             resize_start = time.perf_counter()
@@ -243,6 +246,9 @@ def main() -> None:
         [f"list the folder, {args.files} files (reference)", "", f"{listing:.1f} ms", ""],
         *[[name, f"{ms / listing:.1f}× listing", f"{ms:.1f} ms", "≤ 50 ms"]
           for name, ms in operations.items()],
+        ["folder watcher: rescan after a change (thread pool)",
+         f"{rescan_s * 1e3 / listing:.1f}× listing",
+         f"{rescan_s * 1e3:.0f} ms (longest pass {rescan_longest:.1f} ms)", "pass ≤ 50 ms"],
         ["thumbnail slider: screen re-rendered at the new size",
          f"{resized / first_screen:.2f}× first screen", f"{resized * 1e3:.0f} ms "
          f"(longest pass {longest_resize:.1f} ms)", "≤ 1000 ms"],
@@ -261,7 +267,8 @@ def main() -> None:
         "longest_pass_during_previews_ms": max(longest_first, longest_rest),
         "latency_generative": during,
         "latency_after_scroll": scrolled, "load_average": load, "latency_idle": idle,
-        "listing_ms": listing, "operations_ms": operations, "resize_screen_s": resized,
+        "listing_ms": listing, "operations_ms": operations, "rescan_s": rescan_s,
+        "rescan_longest_pass_ms": rescan_longest, "resize_screen_s": resized,
         "resize_longest_pass_ms": longest_resize, "close_ms": close_ms, "thumbnailer": thumb_data,
         "generative_thumbnails": generative_after - generative_before,
     })

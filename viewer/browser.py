@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 from PyQt6.QtCore import (
@@ -12,6 +14,7 @@ from PyQt6.QtCore import (
     QRect,
     QSize,
     Qt,
+    QThreadPool,
     QTimer,
     pyqtSignal,
 )
@@ -83,7 +86,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 if logical.width() > area.width() or logical.height() > area.height() else logical
             x = area.left() + (area.width() - target.width()) // 2
             y = area.top() + (area.height() - target.height()) // 2
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            # Scaling happens only until a re-render at a new size arrives: keep it cheap,
+            # 1,000 smooth rescales per repaint would stall the event loop.
             painter.drawImage(QRect(x, y, target.width(), target.height()), image)
         text = option.fontMetrics.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "",
                                              Qt.TextElideMode.ElideMiddle, cell.width() - 4)
@@ -243,34 +247,44 @@ class FolderWatcher(QObject):
 
     The folder's inotify watch reports files appearing, going and being replaced (the
     atomic writes of every SGC tool); per-file watches report in-place edits. Changes
-    arrive in bursts, so one rescan runs after things have been quiet for a moment.
+    arrive in bursts, so one rescan runs after things have been quiet for a moment,
+    in the thread pool: listing and stat-ing 1,000 files must not stall the GUI.
     """
 
     added = pyqtSignal(list)  # list[Path]
     removed = pyqtSignal(list)
     changed = pyqtSignal(list)
+    #: A rescan was compared with what the grid has (whether or not anything changed).
+    scanFinished = pyqtSignal()
+    _scanned = pyqtSignal(int, object)  # scan token, {path: (mtime_ns, size)}
 
-    def __init__(self, parent: QObject | None = None, delay_ms: int = 200):
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None, delay_ms: int = 200):
         super().__init__(parent)
+        self._pool = pool
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(self._schedule)
         self._watcher.fileChanged.connect(self._schedule)
         self._timer = QTimer(self, singleShot=True, interval=delay_ms)
         self._timer.timeout.connect(self.rescan)
+        self._scanned.connect(self._compare)
         self.folder: Path | None = None
-        self._known: dict[Path, tuple[int, int]] = {}
+        #: What the grid has; ``None`` signatures are not known yet (the first scan fills them).
+        self._known: dict[Path, tuple[int, int] | None] = {}
+        self._token = 0
 
-    def watch(self, folder: Path | None, files: list[Path] = ()) -> None:
+    def watch(self, folder: Path | None, files: Sequence[Path] = ()) -> None:
         """Follow ``folder`` (``None``: nothing) whose current images are ``files``."""
         self._timer.stop()
+        self._token += 1
         for kind in (self._watcher.directories(), self._watcher.files()):
             if kind:
                 self._watcher.removePaths(kind)
         self.folder = folder
-        self._known = {p: _signature(p) for p in files}
+        self._known = dict.fromkeys(files)
         if folder is not None:
             self._watcher.addPath(str(folder))
             self._watch_files(list(files))
+            self.rescan()  # the baseline signatures
 
     def _watch_files(self, files: list[Path]) -> None:
         room = MAX_WATCHED_FILES - len(self._watcher.files())
@@ -281,22 +295,31 @@ class FolderWatcher(QObject):
         self._timer.start()
 
     def rescan(self) -> None:
-        """Compare the folder with what was there; emit what changed."""
-        if self.folder is None:
-            return
+        """Scan the folder in the thread pool; the comparison comes back as signals."""
+        if self.folder is not None:
+            self._pool.start(functools.partial(self._scan, self._token, self.folder))
+
+    def _scan(self, token: int, folder: Path) -> None:
         try:
-            now = {p: _signature(p) for p in list_images(self.folder)}
+            now = {p: _signature(p) for p in list_images(folder)}
         except OSError:
             now = {}
+        if token == self._token:
+            self._scanned.emit(token, now)
+
+    def _compare(self, token: int, now: dict) -> None:
+        if token != self._token:
+            return  # the folder changed meanwhile
         added = sorted(p for p in now if p not in self._known)
         removed = sorted(p for p in self._known if p not in now)
-        changed = sorted(p for p in now if p in self._known and now[p] != self._known[p])
+        changed = sorted(p for p in now if self._known.get(p) not in (None, now[p]))
         self._known = now
         self._watch_files(added + changed)  # a replaced file is a new inode
         for signal, paths in ((self.removed, removed), (self.added, added),
                               (self.changed, changed)):
             if paths:
                 signal.emit(paths)
+        self.scanFinished.emit()
 
 
 def _signature(path: Path) -> tuple[int, int]:

@@ -166,15 +166,14 @@ class ThumbnailModel(QAbstractListModel):
             entry.stat()
             self._all[str(entry.path)] = entry
         order = self._ordered()
-        shown = {id(e) for e in order}
-        for row in sorted(i for i, e in enumerate(order) if id(e) in {id(n) for n in new}):
+        new_ids = {id(e) for e in new}
+        # Ascending: once the rows before it are in, each new row's place is exact.
+        for row in (i for i, e in enumerate(order) if id(e) in new_ids):
             self.beginInsertRows(QModelIndex(), row, row)
             self._entries.insert(row, order[row])
             self.endInsertRows()
+            self._start_preview(order[row].path, priority=10)
         self._index_rows()
-        for entry in new:
-            if id(entry) in shown:
-                self._start_preview(entry.path, priority=10)
 
     def remove_paths(self, paths: list[Path]) -> None:
         """Forget files (deleted, moved to the trash, renamed away)."""

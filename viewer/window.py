@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self._loaded.preview.connect(self._on_full_preview)
         self.worker.finished.connect(self._on_task_finished)
         self.worker.failed.connect(self._on_task_failed)
-        self.watcher = FolderWatcher(self)
+        self.watcher = FolderWatcher(self.pool, self)
         self.watcher.added.connect(self.model.add_paths)
         self.watcher.removed.connect(self._on_files_removed)
         self.watcher.changed.connect(self._on_files_changed)
