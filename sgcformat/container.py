@@ -192,11 +192,11 @@ class SgcFile:
     def size(self) -> tuple[int, int]:
         return (self.width, self.height)
 
-    @property
+    @cached_property
     def label_size(self) -> tuple[int, int]:
         return grid_size(self.label_grid, self.width, self.height)
 
-    @property
+    @cached_property
     def color_size(self) -> tuple[int, int]:
         return grid_size(self.color_grid, self.width, self.height)
 
