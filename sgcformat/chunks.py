@@ -38,8 +38,12 @@ def read_varint(data: bytes, pos: int, end: int, max_bytes: int, what: str,
     (``truncated``), more than ``max_bytes`` bytes, or a non-minimal final 0x00 byte (both
     :class:`InvalidFieldError`) — spec §7 step 5.
     """
-    if pos < end and data[pos] < 0x80:  # one byte: most fields of a real file
-        return data[pos], pos + 1
+    if pos + 1 < end:  # fast paths for the one- and two-byte values of real files
+        low, high = data[pos], data[pos + 1]
+        if low < 0x80:
+            return low, pos + 1
+        if 0 < high < 0x80 and max_bytes > 1:
+            return low & 0x7F | high << 7, pos + 2
     value = shift = 0
     for i in range(max_bytes):
         if pos >= end:
