@@ -391,7 +391,7 @@ def _read_body(data: bytes, end: int, partial: bool) -> tuple:
 
 def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data: bytes,
                color_data: bytes) -> SgcFile:
-    """Step 6 of spec §7: field semantics, in field order, then chunks in file order."""
+    """Step 7 of spec §7 (after the CRC, step 6): field semantics in field order, then chunks."""
     width, height, models, label_grid, color_grid, quality = header
     for name, value in (("width", width), ("height", height)):
         if not 1 <= value <= MAX_DIMENSION:

@@ -34,7 +34,9 @@ class ChecksumError(SgcFormatError):
 
 
 class InvalidFieldError(SgcFormatError):
-    """A field holds a value outside its range, or a non-canonical encoding."""
+    """A header or chunk-payload field is out of range or malformed (spec §11): the one class
+    for out-of-range fields in both spec documents, also non-minimal or overlong varints,
+    chunks out of order, and a VOCAB chunk without vocabulary 15 (or the reverse)."""
 
 
 class UnknownCriticalChunkError(SgcFormatError):
@@ -50,7 +52,10 @@ class BitstreamError(SgcFormatError):
 
 
 class VocabularyError(SgcError, ValueError):
-    """A label map holds class ids outside its vocabulary, or the vocabulary is unknown."""
+    """A label map holds class ids outside its vocabulary, or the vocabulary is unknown.
+
+    An encoder-side error, not a file error (spec §11): files never raise it.
+    """
 
 
 class BudgetError(SgcError, ValueError):
