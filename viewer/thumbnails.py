@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,20 +66,13 @@ class _Entry:
     file_bytes: int = 0
     mtime: float = 0.0
 
-    def stat(self) -> None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return
-        self.file_bytes, self.mtime = st.st_size, st.st_mtime
 
     def sort_key(self, key: str) -> tuple:
         """Comparable for every entry: files whose value is unknown (yet) sort last."""
         name = (self.path.name.lower(), self.path.name)
-        if key == "date":
-            return (0, self.mtime, name)
-        if key == "size":
-            return (0, self.file_bytes, name)
+        if key in ("date", "size"):  # known once the preview pass has looked at the file
+            value = self.mtime if key == "date" else self.file_bytes
+            return (0, value, name) if self.mtime else (1, 0, name)
         if key == "bpp":
             known = self.width > 0 and self.height > 0
             return (0, 8 * self.file_bytes / (self.width * self.height), name) if known \
@@ -89,14 +83,20 @@ class _Entry:
 
 
 class _PreviewSignals(QObject):
-    # generation, path, image (null on error), header (profile, vocab, width, height), error
+    # generation, path, image (null on error),
+    # facts (profile, vocab, width, height, file bytes, mtime), error message
     done = pyqtSignal(int, str, QImage, object, str)
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """The images the browser shows for ``folder``, sorted by name (case-insensitive)."""
+    """The images the browser shows for ``folder``, sorted by name (case-insensitive).
+
+    ``scandir`` knows file types from the directory itself: no stat per file.
+    """
     folder = Path(folder)
-    files = (p for p in folder.iterdir() if imaging.is_listed_image(p) and p.is_file())
+    with os.scandir(folder) as entries:
+        files = [folder / e.name for e in entries
+                 if imaging.is_listed_image(e.name) and e.is_file()]
     return sorted(files, key=lambda p: (p.name.lower(), p.name))
 
 
@@ -131,7 +131,7 @@ class ThumbnailModel(QAbstractListModel):
         self._claim_lock = threading.Lock()
         self._signals = _PreviewSignals(self)  # a child: lives exactly as long as the model
         self._signals.done.connect(self._on_preview)
-        # Sorting by bpp or vocabulary needs headers that arrive with the previews.
+        # Sorting by anything but the name needs facts that arrive with the previews.
         self._resort_timer = QTimer(self, singleShot=True, interval=250)
         self._resort_timer.timeout.connect(self._reorder)
         if worker is not None:
@@ -150,7 +150,6 @@ class ThumbnailModel(QAbstractListModel):
         self._all = {}
         for p in paths:
             entry = _Entry(Path(p))
-            entry.stat()
             self._all[str(entry.path)] = entry
         self._entries = self._ordered()
         self._index_rows()
@@ -163,7 +162,6 @@ class ThumbnailModel(QAbstractListModel):
         """New files (e.g. found by the folder watcher): inserted where the sort puts them."""
         new = [_Entry(Path(p)) for p in paths if str(p) not in self._all]
         for entry in new:
-            entry.stat()
             self._all[str(entry.path)] = entry
         order = self._ordered()
         new_ids = {id(e) for e in new}
@@ -262,7 +260,6 @@ class ThumbnailModel(QAbstractListModel):
         if entry is None:
             return
         entry.state, entry.image, entry.preview, entry.message = ThumbState.PENDING, None, None, ""
-        entry.stat()
         with self._claim_lock:
             self._claimed.discard((self._generation, str(path)))
         self._start_preview(Path(path), priority=10)
@@ -381,8 +378,10 @@ class ThumbnailModel(QAbstractListModel):
             if generation != self._generation or (generation, path) in self._claimed:
                 return
             self._claimed.add((generation, path))
-        header = (None, None, 0, 0)
+        header: tuple = (None, None, 0, 0)
+        st = None
         try:
+            st = os.stat(path)  # here, not on the GUI thread: 1,000 stats add up
             imaging.check_not_empty(path)
             if imaging.is_sgc(path):
                 sgc = sgcformat.read(path)
@@ -395,15 +394,17 @@ class ThumbnailModel(QAbstractListModel):
             image, message = QImage(), _short_error(exc)
         else:
             message = ""
+        facts = (*header, *((st.st_size, st.st_mtime) if st is not None else (0, 0.0)))
         if generation == self._generation:  # else the model may be gone: nobody waits for it
-            self._signals.done.emit(generation, path, image, header, message)
+            self._signals.done.emit(generation, path, image, facts, message)
 
-    def _on_preview(self, generation: int, path: str, image: QImage, header: tuple,
+    def _on_preview(self, generation: int, path: str, image: QImage, facts: tuple,
                     message: str) -> None:
         entry = self._all.get(path)
         if generation != self._generation or entry is None:
             return
-        entry.profile, entry.vocab, entry.width, entry.height = header
+        (entry.profile, entry.vocab, entry.width, entry.height, entry.file_bytes,
+         entry.mtime) = facts
         if message:
             entry.state, entry.message = ThumbState.ERROR, message
             entry.image = imaging.error_tile(self.pixel_size(), message)
@@ -414,7 +415,7 @@ class ThumbnailModel(QAbstractListModel):
                 entry.state, entry.image = ThumbState.PREVIEW, image
                 if self.generative and _needs_model(entry.profile):
                     self._generative_backlog.append(path)
-        if self._sort in ("bpp", "vocab"):
+        if self._sort != "name":
             self._resort_timer.start()
         row = self._rows.get(path)
         if row is not None:
