@@ -3,7 +3,7 @@
     python bench/hostile.py            # writes bench/results/hostile.md
 
 Each reproducer is rebuilt from the issue's description (:func:`reproducers`) and each
-operation runs in a fresh child process, which reports the best of 3 wall times, the
+operation runs in a fresh child process, which reports the best of 5 wall times, the
 tracemalloc peak (Python and numpy allocations) and the growth of its peak RSS over the
 operation (everything, Pillow's C buffers included). ``tests/test_hostile.py`` asserts the
 same bounds on memory, deterministically; this script is where the times are.
@@ -121,7 +121,7 @@ def _status(field: str) -> int:
 
 
 def child(name: str, path: Path) -> dict:
-    """Run one operation: best of 3 times, tracemalloc peak, peak-RSS growth, outcome."""
+    """Run one operation: best of 5 times, tracemalloc peak, peak-RSS growth, outcome."""
     import warnings
 
     action = _operation(name, path)
@@ -130,7 +130,7 @@ def child(name: str, path: Path) -> dict:
     outcome, times = "ok", []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(3):
+        for _ in range(5):
             start = time.perf_counter()
             try:
                 action()
@@ -169,6 +169,12 @@ def run_cli(path: Path, out: Path) -> dict:
     return {"seconds": seconds, "traced": None, "rss": usage.ru_maxrss * 1024, "outcome": outcome}
 
 
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
 OPERATIONS = ("sgcformat.read", "Image.open", "thumbnail((256, 256))", "load() (full-size preview)")
 
 
@@ -176,7 +182,10 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import markdown_table, write_result
 
-    rows, data = [], []
+    startup = min(_timed([sys.executable, "-m", "sgcformat.cli", "--version"]) for _ in range(3))
+    rows = [["(reference: `sgc --version`, process startup)", "", "process", f"{startup * 1000:.0f}", "", "",
+             "exit 0"]]
+    data = [{"input": None, "operation": "sgc --version", "seconds": startup}]
     with tempfile.TemporaryDirectory() as tmp:
         for label, content in reproducers().items():
             path = Path(tmp) / "input.sgc"
@@ -189,8 +198,8 @@ def main() -> None:
                              f"{r['rss'] / MiB:.1f}", r["outcome"]])
                 data.append({"input": label, "bytes": len(content), "operation": op, **r})
     body = (
-        "Each operation in a fresh process: best of 3 wall times; *traced* = tracemalloc peak "
-        "(Python + numpy); *RSS* = growth of the process's peak RSS during the 3 runs (all "
+        "Each operation in a fresh process: best of 5 wall times; *traced* = tracemalloc peak "
+        "(Python + numpy); *RSS* = growth of the process's peak RSS during the 5 runs (all "
         "allocations, Pillow's included; for `sgc decode` the whole process's peak RSS, imports "
         "included). Linux only (`/proc/self`).\n\n"
         f"Targets (issue 9): `read`/`Image.open` of any input ≤ {READ_SECONDS * 1000:.0f} ms and "

@@ -43,7 +43,7 @@ def build_folder(folder: Path, count: int) -> tuple[list[Path], list[Path]]:
         sub = folder / "sgc" / f"{i // 1000:02d}"
         sub.mkdir(parents=True, exist_ok=True)
         path = sub / f"{i:05d}.sgc"
-        sgcformat.write(path, sources[i % len(sources)].with_seed(i))
+        path.write_bytes(sources[i % len(sources)].with_seed(i).to_bytes())  # a scratch folder: no fsync
         sgc_paths.append(path)
         link = folder / "png" / f"{i:05d}.png"
         link.parent.mkdir(exist_ok=True)
