@@ -10,11 +10,11 @@ from functools import partial
 from pathlib import Path
 
 from .. import photo_metadata
-from . import tree
+from . import durable, tree
 from .encoder import EncodeOptions, Segmenter, Task, encode_chunk, finish_chunk, prepare_chunk
 from .engines import Cpu, Model, run_local
 from .manifest import Manifest, Row
-from .pipeline import drive, dry_summary, plan
+from .pipeline import COMMIT_EVERY, COMMIT_SECONDS, drive, dry_summary, plan
 from .summary import Summary
 
 ENGINES = ("local", "ray")
@@ -45,13 +45,26 @@ def iter_encode(tasks: Iterable[Task], *, with_labels: bool, engine: str = "loca
     """Encode caller-chosen (source, output, label map) :class:`Task` s; yield one :class:`Row` each.
 
     For callers with their own file lists (a database, a queue): no walk and no manifest;
-    rows come in completion order. A write that hit a full disk yields a ``failed`` row here:
-    stopping or not is the caller's choice.
+    rows come in completion order, in batches whose outputs were made durable first (so a
+    caller that records an ``ok`` row never records bytes a power loss can take back). A
+    write that hit a full disk yields a ``failed`` row here: stopping or not is the caller's
+    choice.
     """
     opts = EncodeOptions(**options)
+    batch: list = []
+    last = time.monotonic()
     for item in run_engine(engine, stages(opts, with_labels), tasks, workers=workers,
                            batch_size=batch_size, ray_address=ray_address):
-        yield item.row or Row(item.task.rel, "failed", error=item.fatal)
+        batch.append(item)
+        if len(batch) >= COMMIT_EVERY or time.monotonic() - last > COMMIT_SECONDS:
+            yield from _durable_rows(batch)
+            batch, last = [], time.monotonic()
+    yield from _durable_rows(batch)
+
+
+def _durable_rows(items: list) -> list[Row]:
+    durable.sync(path for item in items for path in item.written)
+    return [item.row or Row(item.task.rel, "failed", error=item.fatal) for item in items]
 
 
 def encode_tree(

@@ -200,3 +200,25 @@ def test_a_failed_sync_stops_the_run_without_ok_rows(photo_tree, tmp_path, monke
     monkeypatch.undo()
     summary = run(src, labels, dest)
     assert summary.done == 6
+
+
+def test_iter_encode_yields_rows_only_for_synced_outputs(photo_tree, tmp_path, monkeypatch):
+    from sgcformat.archive import Task, iter_encode
+
+    src, labels = photo_tree
+    rels = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+    tasks = [Task(rel, str(src / rel), str(tmp_path / f"{i}.sgc"),
+                  str(labels / rel.rsplit(".", 1)[0]) + ".png") for i, rel in enumerate(rels)]
+    synced: set[str] = set()
+    real_sync = durable_module.sync
+
+    def sync(paths):
+        paths = list(paths)
+        real_sync(paths)
+        synced.update(paths)
+
+    monkeypatch.setattr(durable_module, "sync", sync)
+    outputs = {t.rel: t.out for t in tasks}
+    for row in iter_encode(tasks, with_labels=True, vocab="coco-stuff-182"):
+        assert row.status == "ok" and outputs[row.source] in synced
+    assert len(synced) == len(tasks) == 6
