@@ -3,7 +3,8 @@
     python bench/open_profile.py [--files 1000]
 
 Rows, each over the same 1,000 files (best of 3 passes, interleaved): ``Image.open(p).size``
-for SGC and for the same photos saved as PNG; then the SGC reader's stages alone —
+for SGC and for the same photos saved as PNG; each Pillow plugin's own ``_open`` on an open
+file; then the SGC reader's stages alone —
 ``sgcformat.read(path)`` (read + full validation incl. CRC), ``parse(bytes)``, and the construct
 grammar's own parse of the same bytes (what the reader used before spec 1.1).
 """
@@ -16,11 +17,12 @@ import time
 from pathlib import Path
 
 from _common import CORPUS, corpus_entries, markdown_table, write_result
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 import sgcformat
 import sgcformat.pil  # registers the format
 from sgcformat import container
+from sgcformat.pil import SgcImageFile
 
 
 def build_folders(root: Path, count: int) -> tuple[list[Path], list[Path]]:
@@ -62,13 +64,26 @@ def main() -> None:
         sgc_files, png_files = build_folders(Path(tmp), args.files)
         blobs = [p.read_bytes() for p in sgc_files]
         bodies = [b[4:-2] for b in blobs]
+        sgc_fps = [open(p, "rb") for p in sgc_files]  # noqa: SIM115 - closed below
+        png_fps = [open(p, "rb") for p in png_files]  # noqa: SIM115
+
+        def plugin(cls):
+            def construct(fp):
+                fp.seek(0)
+                cls(fp)
+            return construct
+
         rates = best_rate({
             "PNG: Image.open(p).size": (lambda p: Image.open(p).size, png_files),
             "SGC: Image.open(p).size": (lambda p: Image.open(p).size, sgc_files),
+            "PNG: PngImageFile(fp) (plugin only, file open)": (plugin(PngImagePlugin.PngImageFile), png_fps),
+            "SGC: SgcImageFile(fp) (plugin only, file open)": (plugin(SgcImageFile), sgc_fps),
             "SGC: sgcformat.read(path)": (container.read, sgc_files),
             "SGC: container.parse(bytes)": (container.parse, blobs),
             "SGC: construct Body.parse(bytes) (old reader's core)": (container.Body.parse, bodies),
         })
+        for fp in (*sgc_fps, *png_fps):
+            fp.close()
     png = rates["PNG: Image.open(p).size"]
     rows = [[name, round(rate), f"{rate / png:.2f}×", f"{1e6 / rate:.1f}"] for name, rate in rates.items()]
     table = markdown_table(["loop over files (best of 3, interleaved)", "files/s", "vs PNG open",
