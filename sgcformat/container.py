@@ -48,7 +48,7 @@ MIME_TYPE = "image/x-sgc"
 EXTENSION = ".sgc"
 
 #: Reader limits (spec §7), enforced before anything is allocated. 1 MiB keeps the cost of any
-#: input bounded (the CRC alone takes ~12 ns a byte: 13 ms at the limit); real files are ~150 B.
+#: input bounded (the CRC alone takes 4-12 ns a byte: ≤ 13 ms at the limit); real files are ~150 B.
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DIMENSION = 65535
 MAX_GRID = 255
