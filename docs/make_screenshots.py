@@ -108,12 +108,13 @@ def render(hidpi: bool) -> None:
             wait(app, lambda: all(model.state(r) != ThumbState.PENDING
                                   for r in range(model.rowCount())))
             window.grid.setCurrentIndex(model.index(model.row_of(shown)))
-            if hidpi:
+            if hidpi:  # thumbnails at device pixels, window sized from the screen
+                shoot(app, window, "hidpi-1.5x.png")
                 window.open_file(shown)
                 wait(app, lambda: window.strip.seeds() and not window.decoding())
                 window.set_view_mode("preview")
                 wait(app, lambda: window.preview_image is not None)
-                shoot(app, window, "hidpi-1.5x.png")
+                shoot(app, window, "hidpi-1.5x-large-view.png")
                 window.close()
                 return
             shoot(app, window, "browser.png")

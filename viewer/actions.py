@@ -61,16 +61,16 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     a["export"] = _add(w, file_menu, "&Export PNG…", w.choose_export, "Ctrl+E")
     a["encode"] = _add(w, file_menu, "&Save as SGC…", w.choose_encode, "Ctrl+Shift+S")
     file_menu.addSeparator()
-    a["rename"] = _add(w, file_menu, "Re&name…", w.choose_rename, "F2")
-    a["trash"] = _add(w, file_menu, "Move to &trash", w.trash_current, "Del")
+    a["rename"] = _add(w, file_menu, "Re&name…", w.files.choose_rename, "F2")
+    a["trash"] = _add(w, file_menu, "Move to &trash", w.files.trash, "Del")
     file_menu.addSeparator()
     _add(w, file_menu, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
     edit_menu = bar.addMenu("&Edit")
-    a["undo"] = _add(w, edit_menu, "&Undo move to trash", w.undo_trash,
+    a["undo"] = _add(w, edit_menu, "&Undo move to trash", w.files.undo_trash,
                      QKeySequence.StandardKey.Undo)
-    a["copy"] = _add(w, edit_menu, "&Copy image", w.copy_image, QKeySequence.StandardKey.Copy)
-    a["copy_path"] = _add(w, edit_menu, "Copy &path", w.copy_path, "Ctrl+Shift+C")
+    a["copy"] = _add(w, edit_menu, "&Copy image", w.files.copy_image, QKeySequence.StandardKey.Copy)
+    a["copy_path"] = _add(w, edit_menu, "Copy &path", w.files.copy_path, "Ctrl+Shift+C")
     _add(w, edit_menu, "&Filter…", w.focus_filter, QKeySequence.StandardKey.Find)
 
     view_menu = bar.addMenu("&View")

@@ -283,7 +283,14 @@ class FolderWatcher(QObject):
         self._known = dict.fromkeys(files)
         if folder is not None:
             self._watcher.addPath(str(folder))
-            self._watch_files(list(files))
+            # Per-file watches and the baseline scan in a later event-loop pass: opening
+            # the folder shows the grid first.
+            token = self._token
+            QTimer.singleShot(0, lambda: self._start_following(token, list(files)))
+
+    def _start_following(self, token: int, files: list[Path]) -> None:
+        if token == self._token:
+            self._watch_files(files)
             self.rescan()  # the baseline signatures
 
     def _watch_files(self, files: list[Path]) -> None:

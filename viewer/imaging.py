@@ -68,6 +68,17 @@ def to_pil(image: QImage) -> Image.Image:
 # --- loading --------------------------------------------------------------------------------
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line for the user on why a file cannot be shown."""
+    if isinstance(exc, sgcformat.SgcFormatError):
+        return f"Not a valid SGC file: {exc}"
+    if isinstance(exc, EmptyFileError):
+        return f"Cannot open this file: {exc}"
+    if isinstance(exc, OSError):
+        return f"Cannot read the file: {exc.strerror or exc}"
+    return f"Cannot open this file: {exc}"
+
+
 class EmptyFileError(OSError):
     """A 0-byte file: says so, instead of a format's "bad signature"."""
 

@@ -95,9 +95,9 @@ def list_images(folder: str | Path) -> list[Path]:
     """
     folder = Path(folder)
     with os.scandir(folder) as entries:
-        files = [folder / e.name for e in entries
-                 if imaging.is_listed_image(e.name) and e.is_file()]
-    return sorted(files, key=lambda p: (p.name.lower(), p.name))
+        names = [e.name for e in entries
+                 if os.path.splitext(e.name)[1].lower() in imaging.IMAGE_SUFFIXES and e.is_file()]
+    return [folder / name for name in sorted(names, key=lambda n: (n.lower(), n))]
 
 
 class ThumbnailModel(QAbstractListModel):
@@ -149,7 +149,7 @@ class ThumbnailModel(QAbstractListModel):
         self.beginResetModel()
         self._all = {}
         for p in paths:
-            entry = _Entry(Path(p))
+            entry = _Entry(p if isinstance(p, Path) else Path(p))
             self._all[str(entry.path)] = entry
         self._entries = self._ordered()
         self._index_rows()

@@ -19,10 +19,8 @@ from PyQt6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -32,9 +30,10 @@ from PyQt6.QtWidgets import (
 
 import sgcformat
 
-from . import fileops, imaging
+from . import imaging
 from .actions import ShortcutSheet, build_actions
 from .browser import BrowserPage, FolderWatcher
+from .filecommands import FileCommands
 from .imageview import CompareView, ImageView
 from .panels import MAX_SEED, FileInfo, MetadataPanel, SeedEdit, SeedStrip
 from .sampling import SampleQueue
@@ -83,7 +82,7 @@ class MainWindow(QMainWindow):
         self.decode_seconds: dict[int, float] = {}
         self._task: int | None = None
         self._preview_token = 0
-        self._trashed: list[fileops.Trashed] = []
+        self.files = FileCommands(self)
         self._fullscreen_hidden: list[QWidget] = []
         self._shut_down = False
         self._collection_title = ""
@@ -105,7 +104,7 @@ class MainWindow(QMainWindow):
         self.a = build_actions(self)
         self._rebuild_recent_menu()
         self._restore_window()
-        self._update_actions()
+        self.update_actions()
         app = QGuiApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -152,7 +151,7 @@ class MainWindow(QMainWindow):
         self.samples = SampleQueue(self.worker)
         self.samples.sampleReady.connect(self._on_sample)
         self.samples.sampleFailed.connect(self._on_sample_failed)
-        self.samples.busyChanged.connect(lambda _busy: self._update_actions())
+        self.samples.busyChanged.connect(lambda _busy: self.update_actions())
         self.queue_label = self.samples.queue_label
         # Encodes (Save as SGC) run on the same thread and show their own progress here.
         self.task_progress = QProgressBar()
@@ -280,10 +279,10 @@ class MainWindow(QMainWindow):
         try:
             self.info = FileInfo.load(path)
         except Exception as exc:  # a bad file is shown as a message, never a crash
-            message = _short_error(exc)
+            message = imaging.describe_error(exc)
             self.view.show_message(f"{path.name}\n\n{message}")
             self.metadata.show_info(None, message)
-            self._update_actions()
+            self.update_actions()
             return
         self.metadata.show_info(self.info)
         self.strip.set_stored_seed(self.info.stored_seed)
@@ -299,13 +298,13 @@ class MainWindow(QMainWindow):
         if self.needs_model():
             self.decode_seed(self.info.stored_seed if self.info.stored_seed is not None
                              else DEFAULT_SEED)
-        self._update_actions()
+        self.update_actions()
 
     def _load_full_preview(self, token: int, path: Path) -> None:
         try:
             image = imaging.load_full_preview(path)
         except Exception as exc:
-            image, error = QImage(), _short_error(exc)
+            image, error = QImage(), imaging.describe_error(exc)
         else:
             error = ""
         if not self._shut_down:
@@ -320,7 +319,7 @@ class MainWindow(QMainWindow):
         self.preview_image = image
         if self.view_mode != "sample" or not self._has_sample():
             self._refresh_view()
-        self._update_actions()
+        self.update_actions()
 
     def needs_model(self) -> bool:
         return self.info is not None and self.info.profile not in (None, "preview")
@@ -342,7 +341,7 @@ class MainWindow(QMainWindow):
             return
         if not self.samples.request(self.current_path, seed):
             self.statusBar().showMessage(f"Seed {seed} is already queued", 3000)
-        self._update_actions()
+        self.update_actions()
 
     def _seed_entered(self, seed: int) -> None:
         self.decode_seed(seed)
@@ -415,7 +414,7 @@ class MainWindow(QMainWindow):
             self.set_view_mode("sample")
         else:
             self._refresh_view()
-        self._update_actions()
+        self.update_actions()
 
     def shown_image(self) -> QImage | None:
         """The picture currently in the large view (sample, preview or colour map)."""
@@ -470,7 +469,7 @@ class MainWindow(QMainWindow):
         self._refresh_view()
         self.strip.set_stored_seed(self.shown_seed)
         self.model.refresh(self.current_path)
-        self._update_actions()
+        self.update_actions()
         self.statusBar().showMessage(
             f"Seed {self.shown_seed} stored in {self.current_path.name}", 5000)
 
@@ -572,7 +571,7 @@ class MainWindow(QMainWindow):
         paths = self.model.paths()
         if not paths:
             return
-        if self.stack.currentIndex() == BROWSER and not self.slideshow.isActive():
+        if self.in_browser() and not self.slideshow.isActive():
             row = max(self.grid.currentIndex().row(), 0)
             self.grid.setCurrentIndex(self.model.index((row + delta) % len(paths)))
             return
@@ -583,10 +582,13 @@ class MainWindow(QMainWindow):
         paths = self.model.paths()
         if not paths:
             return
-        if self.stack.currentIndex() == BROWSER:
+        if self.in_browser():
             self.grid.setCurrentIndex(self.model.index(row % len(paths)))
         else:
             self.open_file(paths[row])
+
+    def in_browser(self) -> bool:
+        return self.stack.currentIndex() == BROWSER
 
     def show_browser(self) -> None:
         self.cancel_decode()
@@ -633,7 +635,7 @@ class MainWindow(QMainWindow):
             self.slideshow.stop()
             self.statusBar().showMessage("Slideshow stopped", 3000)
         elif self.model.rowCount():
-            if self.stack.currentIndex() == BROWSER:
+            if self.in_browser():
                 row = max(self.grid.currentIndex().row(), 0)
                 self.open_file(self.model.path(row))
             self.slideshow.start()
@@ -656,7 +658,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         """The permanent fields: n / N, zoom, picture size, file bytes."""
         total = self.model.rowCount()
-        in_browser = self.stack.currentIndex() == BROWSER
+        in_browser = self.in_browser()
         row = self.grid.currentIndex().row() if in_browser else (
             self.model.row_of(self.current_path) if self.current_path else None)
         self.status["position"].setText(
@@ -668,112 +670,16 @@ class MainWindow(QMainWindow):
         self.status["size"].setText("" if info is None else f"{info.width} × {info.height}")
         self.status["bytes"].setText("" if info is None else f"{info.file_bytes:,} bytes")
 
-    # --- file chores: clipboard, trash, rename -----------------------------------------------------
+    # --- files changed on disk -------------------------------------------------------------------
 
-    def _selected_path(self) -> Path | None:
-        if self.stack.currentIndex() != BROWSER:
-            return self.current_path
-        index = self.grid.currentIndex()
-        return self.model.path(index.row()) if index.isValid() else None
-
-    def copy_image(self) -> None:
-        """Ctrl+C: the pixels on screen (in the browser: the selected file's picture)."""
-        if self.stack.currentIndex() == BROWSER:
-            path = self._selected_path()
-            if path is None:
-                return
-            try:
-                image = imaging.load_full_preview(path)
-            except Exception as exc:
-                self.statusBar().showMessage(f"Cannot copy {path.name}: {_short_error(exc)}", 5000)
-                return
-        else:
-            image = self.shown_image()
-            if image is None:
-                return
-        QGuiApplication.clipboard().setImage(image)
-        self.statusBar().showMessage(f"Copied {image.width()} × {image.height()} pixels", 3000)
-
-    def copy_path(self) -> None:
-        path = self._selected_path()
-        if path is not None:
-            QGuiApplication.clipboard().setText(str(path.resolve()))
-
-    def trash_current(self) -> None:
-        """Move the selected (or shown) file to the trash; Ctrl+Z brings it back."""
-        path = self._selected_path()
-        if path is None:
-            return
-        try:
-            item = fileops.move_to_trash(path)
-        except OSError as exc:
-            self.statusBar().showMessage(str(exc), 5000)
-            return
-        self._trashed.append(item)
-        following = self._neighbour(path)
-        self._forget_files([path])
-        if self.stack.currentIndex() != BROWSER:
-            if following is not None:
-                self.open_file(following)
-            else:
-                self.show_browser()
-        self.statusBar().showMessage(f"Moved {path.name} to the trash (Ctrl+Z undoes)", 8000)
-        self._update_actions()
-
-    def undo_trash(self) -> None:
-        if not self._trashed:
-            return
-        item = self._trashed.pop()
-        try:
-            path = fileops.restore(item)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Cannot restore {item.original.name}: {exc}", 5000)
-            return
-        if self.watcher.folder is not None and path.parent == self.watcher.folder:
-            self.model.add_paths([path])
-        self.statusBar().showMessage(f"Restored {path.name}", 5000)
-        self._update_actions()
-
-    def choose_rename(self) -> None:
-        path = self._selected_path()
-        if path is None:
-            return
-        name, ok = QInputDialog.getText(self, "Rename", "New name:", text=path.name)
-        if ok and name:
-            try:
-                self.rename_file(path, name)
-            except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Rename", str(exc))
-
-    def rename_file(self, path: Path, new_name: str) -> Path:
-        """F2: rename within the folder; the grid, title and watcher follow."""
-        target = fileops.rename(Path(path), new_name)
-        self.model.rename_path(Path(path), target)
-        self.watcher.rescan()
-        if self.current_path == Path(path):
-            self.current_path = target
-            if self.info is not None:
-                self.info.path = target
-                self.metadata.show_info(self.info)
-            if self.stack.currentIndex() != BROWSER:
-                self.setWindowTitle(f"SGC Viewer — {target.name}")
-        self.statusBar().showMessage(f"Renamed to {target.name}", 5000)
-        return target
-
-    def _neighbour(self, path: Path) -> Path | None:
-        paths = self.model.paths()
-        row = self.model.row_of(path)
-        if row is None or len(paths) < 2:
-            return None
-        return paths[row + 1] if row + 1 < len(paths) else paths[row - 1]
-
-    def _forget_files(self, paths: list[Path]) -> None:
+    def forget_files(self, paths: list[Path]) -> None:
+        """Files that are gone (trash, deleted elsewhere): out of the grid."""
         self.model.remove_paths(paths)
-        if self.current_path in paths and self.stack.currentIndex() == BROWSER:
+        if self.current_path in paths and self.in_browser():
             self.current_path = self.info = None
 
     def _on_files_removed(self, paths: list[Path]) -> None:
-        self._forget_files(paths)
+        self.forget_files(paths)
         self._update_status()
 
     def _on_files_changed(self, paths: list[Path]) -> None:
@@ -837,7 +743,7 @@ class MainWindow(QMainWindow):
     def _on_model_missing(self, profile: str, message: str) -> None:
         self.statusBar().showMessage(f"Generative thumbnails off for {profile}: {message}")
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         model = self.needs_model()
         has_sample = self._has_sample()
         for w in (self.resample_button, self.a["resample"], self.seed_box, self.decode_button):
@@ -847,7 +753,7 @@ class MainWindow(QMainWindow):
         for w in (self.a["compare"], self.compare_button):
             w.setEnabled(model)  # samples to compare need a generative profile
         self.a["export"].setEnabled(self.info is not None)
-        self.a["undo"].setEnabled(bool(self._trashed))
+        self.a["undo"].setEnabled(self.files.can_undo())
         self._update_status()
 
     def shutdown(self) -> None:
@@ -873,13 +779,3 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; the threads finish behind it
         self.shutdown()
         super().closeEvent(event)
-
-
-def _short_error(exc: BaseException) -> str:
-    if isinstance(exc, sgcformat.SgcFormatError):
-        return f"Not a valid SGC file: {exc}"
-    if isinstance(exc, imaging.EmptyFileError):
-        return f"Cannot open this file: {exc}"
-    if isinstance(exc, OSError):
-        return f"Cannot read the file: {exc.strerror or exc}"
-    return f"Cannot open this file: {exc}"

@@ -93,13 +93,13 @@ def test_move_to_trash_and_undo(qtbot, make_window, sgc_folder, tmp_path, monkey
     data = path.read_bytes()
     window = make_window(generative_thumbnails=False)
     window.open_paths([path])
-    window.trash_current()
+    window.files.trash()
     assert not path.exists() and window.model.row_of(path) is None
     trash = tmp_path / "data" / "Trash"
     assert (trash / "files" / "scene1.sgc").read_bytes() == data
     assert (trash / "info" / "scene1.sgc.trashinfo").exists()
     assert window.current_path.name == "scene2.sgc"  # the next file is shown
-    window.undo_trash()
+    window.files.undo_trash()
     assert path.read_bytes() == data and window.model.row_of(path) is not None
     assert list((trash / "files").iterdir()) == [] and list((trash / "info").iterdir()) == []
 
@@ -107,27 +107,27 @@ def test_move_to_trash_and_undo(qtbot, make_window, sgc_folder, tmp_path, monkey
 def test_rename(qtbot, make_window, sgc_folder):
     window = make_window(generative_thumbnails=False)
     window.open_paths([sgc_folder / "scene1.sgc"])
-    target = window.rename_file(sgc_folder / "scene1.sgc", "zebra.sgc")
+    target = window.files.rename(sgc_folder / "scene1.sgc", "zebra.sgc")
     assert target == sgc_folder / "zebra.sgc" and target.exists()
     assert _names(window)[-1] == "zebra.sgc" and window.current_path == target
     assert "zebra.sgc" in window.windowTitle()
     with pytest.raises(FileExistsError):
-        window.rename_file(target, "scene2.sgc")
+        window.files.rename(target, "scene2.sgc")
     with pytest.raises(ValueError):
-        window.rename_file(target, "../elsewhere.sgc")
+        window.files.rename(target, "../elsewhere.sgc")
 
 
 def test_copy_puts_pixels_on_the_clipboard(qtbot, make_window, sgc_folder):
     window = make_window(generative_thumbnails=False)
     window.open_paths([sgc_folder / "scene0.sgc"])
     qtbot.waitUntil(lambda: bool(window.strip.seeds()) and not window.decoding(), timeout=WAIT)
-    window.copy_image()
+    window.files.copy_image()
     clipboard = QApplication.clipboard()
     copied = clipboard.image().convertToFormat(window.shown_image().format())
     assert copied == window.shown_image()
     window.show_browser()
     window.grid.setCurrentIndex(window.model.index(window.model.row_of(sgc_folder / "scene0.png")))
-    window.copy_image()
+    window.files.copy_image()
     with Image.open(sgc_folder / "scene0.png") as png:
         expected = imaging.to_qimage(png)
     assert clipboard.image().convertToFormat(expected.format()) == expected
