@@ -20,10 +20,13 @@ With ``--presence objectInfo150.csv`` it prints instead the ade20k-150 presence 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
+import os
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -99,11 +102,46 @@ def quantise(counts: dict[int, list[int]], size: int, min_count: int) -> str:
     return "".join(digits)
 
 
-def load_maps(corpus: Path, vocabs: list[str], sizes: list[int], mirror: bool) -> list[np.ndarray]:
-    """Label maps at each square grid size, and their mirror images: more boundaries to learn from."""
+def tables(counted: list[tuple[dict, dict]], min_count: int = 1) -> tuple[str, str]:
+    """(match table, rank table) as hex strings from the summed :func:`count` results of
+    several sets of maps (e.g. one per image, to leave one out)."""
+    match: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rank: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for part, total in ((0, match), (1, rank)):
+        for c in counted:
+            for i, (n, ones) in c[part].items():
+                total[i][0] += n
+                total[i][1] += ones
+    return (quantise(match, 3 * labels._GROUP_SIZE, min_count),
+            quantise(rank, len(labels._RANK_INIT) // 2, min_count))
+
+
+@contextlib.contextmanager
+def applied(match_table: str, rank_table: str) -> Iterator[None]:
+    """Code label maps with these tables (the reference coder; for evaluation, e.g. bench/bitrate.py)."""
+    saved, pure = (labels._MATCH_INIT, labels._RANK_INIT), os.environ.get("SGC_PURE_PYTHON")
+    labels._MATCH_INIT = labels._initial_match_contexts(match_table)
+    labels._RANK_INIT = labels._initial_match_contexts(rank_table, rangecoder.PROB_INIT)
+    os.environ["SGC_PURE_PYTHON"] = "1"
+    try:
+        yield
+    finally:
+        labels._MATCH_INIT, labels._RANK_INIT = saved
+        if pure is None:
+            del os.environ["SGC_PURE_PYTHON"]
+        else:
+            os.environ["SGC_PURE_PYTHON"] = pure
+
+
+def load_maps(corpus: Path, vocabs: list[str], sizes: list[int], mirror: bool,
+              only: str | None = None) -> list[np.ndarray]:
+    """Label maps at each square grid size, and their mirror images: more boundaries to learn from.
+
+    ``only`` restricts them to the pair of that image (a manifest ``image`` path).
+    """
     out = []
     for entry in json.loads((corpus / "manifest.json").read_text()):
-        if entry["label"] is None or entry["vocab"] not in vocabs:
+        if entry["label"] is None or entry["vocab"] not in vocabs or only not in (None, entry["image"]):
             continue
         vocab = registry.vocabulary(entry["vocab"])
         ids = vocab.labels_from_png(np.asarray(Image.open(corpus / entry["label"])))
@@ -137,13 +175,12 @@ def main() -> None:
         print(", ".join(map(str, presence_prior(args.presence))))
         return
     label_maps = load_maps(args.corpus, args.vocab, args.sizes, args.mirror)
-    match, rank = count(label_maps)
-    table = quantise(match, 3 * labels._GROUP_SIZE, args.min_count)
+    table, rank_table = tables([count(label_maps)], args.min_count)
     trained = sum(d != "0" for d in table)
     print(f"# {len(label_maps)} maps from {', '.join(args.vocab)}; {trained} match contexts trained")
     for start in range(0, len(table), 64):
         print(f'    "{table[start:start + 64]}"')
-    print(f'_RANK_TABLE = "{quantise(rank, len(labels._RANK_INIT) // 2, args.min_count)}"')
+    print(f'_RANK_TABLE = "{rank_table}"')
 
 
 if __name__ == "__main__":

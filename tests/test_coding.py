@@ -419,3 +419,9 @@ def test_color_priors_match_the_spec():
     assert parse(rows["LOW_MAG"]) == colors._PRIOR_LOW_MAG
     assert parse(rows["ZERO"]) == colors._PRIOR_ZERO
     assert parse(mag) == colors._PRIOR_MAG
+    assert colors.PRIORS[1] == (colors._PRIOR_LOW_ZERO, colors._PRIOR_LOW_MAG, colors._PRIOR_ZERO,
+                                colors._PRIOR_MAG)
+    section = spec[spec.index("### 6.4 Detail bands"): spec.index("### 6.5")]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([\d, ]+) \|$", section, re.M))
+    mag = re.search(r"`MAG` k: ([\d,\s]+)\.", section).group(1)
+    assert colors.PRIORS[2] == tuple(parse(t) for t in (rows["LOW_ZERO"], rows["LOW_MAG"], rows["ZERO"], mag))

@@ -1298,7 +1298,7 @@ static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, P
             PyErr_SetString(PyExc_ValueError, "init: probabilities must be 1..2047");
             return NULL;
         }
-        contexts[i] = (Context){p, 0};
+        contexts[i] = (Context){p, lp ? N_SHIFTS - 1 : 0}; /* §6.4: version 2 starts seasoned */
     }
 
     RangeDecoder d;
@@ -1638,7 +1638,7 @@ static PyObject *encode_colors(PyObject *self, PyObject *args)
     for (int i = 0; i < n_contexts; i++) {
         uint16_t p;
         memcpy(&p, init + i * sizeof(uint16_t), sizeof p);
-        contexts[i] = (Context){p, 0};
+        contexts[i] = (Context){p, local ? N_SHIFTS - 1 : 0};
         if (p < 1 || p >= PROB_ONE) {
             PyMem_Free(lg);
             PyErr_SetString(PyExc_ValueError, "init: probabilities must be 1..2047");

@@ -11,6 +11,11 @@ detail bands of a 16×16 map are mostly zero and cost a fraction of a bit each,
 while prediction in the quantised domain spends bits on every cell; on the corpus
 the wavelet codes the default map ~15 % smaller at the same PSNR. The decoder only
 adds, multiplies and shifts integers, so every machine reconstructs the same bytes.
+
+Version 2 (spec §6) codes the colours given the file's label map: regions of one class
+share colour, so the class means of each decoded low band, painted back through the label
+map, predict the detail bands (and the label regions the low band); with its trained priors it
+codes the corpus's COCO/ADE colour maps 91.5 → 83.7 B at the same PSNR.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from ..errors import BitstreamError
 from .rangecoder import (
     NATIVE_SHIFTS,
+    SHIFTS,
     Decoder,
     Encoder,
     contexts,
@@ -36,6 +42,8 @@ STEPS: tuple[int, ...] = (64, 52, 44, 37, 32, 28, 25, 22, 20, 18, 16, 14, 12, 10
 QUALITY_LEVELS = len(STEPS)
 DEFAULT_QUALITY = 8
 
+#: The count of a seasoned context (the last of rangecoder.SHIFTS).
+SEASONED_COUNT = len(SHIFTS) - 1
 #: Bitstream versions (spec §4; §6: version 2 predicts detail bands from the label map).
 VERSIONS = (1, 2)
 #: Wavelet decomposition levels per plane.
@@ -54,8 +62,10 @@ _PLANES = 3
 _RGB_WEIGHTS = (1.0, 1 / 6, 1 / 4)
 #: Approximate squared norms of the 5/3 synthesis filters (1-D low, high), for the encoder.
 _GAIN_LOW, _GAIN_HIGH = 1.5, 0.72
-#: Rate-distortion trade-off of the encoder, in squared base steps per bit (≈ 2·ln 2 / 12).
-_LAMBDA = 0.1
+#: Rate-distortion trade-off of the encoder, in squared base steps per bit (≈ 2·ln 2 / 12), per
+#: version: version 2's better prediction buys PSNR at λ = 0.1, spent on bytes at λ = 0.1025 so that
+#: the corpus colour fidelity stays that of version 1 (bench/results/bitrate.md).
+_LAMBDA = {1: 0.1, 2: 0.1025}
 _MAG_UNARY = 6       # magnitudes 1..6 in context-coded unary bins
 _ESCAPE_PREFIX = 11  # then Exp-Golomb in equiprobable bits, prefix at most 11 ones
 #: |level| · step never exceeds this (5/3 coefficients of 9-bit planes stay within ±1020).
@@ -63,7 +73,7 @@ _COEFF_LIMIT = 1024
 
 # Contexts: the low band's per plane kind (luma, chroma); the detail bands' per plane kind,
 # level (finest, coarser) and orientation (LH/HL, HH); six magnitude bins for each.
-#: Initial probability of a 0 per context, in 64ths (16 = even), so that a map does not pay for
+#: Initial probability of a 0 per context, in 32nds (16 = even), so that a map does not pay for
 #: learning that most detail coefficients are zero: the rounded frequencies of each decision
 #: over the corpus's Kodak, Cityscapes, CamVid and LoveDA maps at qualities 7-9 (held out from
 #: the COCO/ADE images the bitrate target is measured on; there they save ~4 B per map).
@@ -74,6 +84,20 @@ _PRIOR_MAG = (
     22, 21, 21, 16, 14, 20, 28, 30, 29, 16, 16, 16, 16, 14, 14, 12, 13, 13, 21, 15, 20, 18, 15, 13,
     30, 30, 16, 16, 16, 16, 27, 16, 16, 16, 16, 16, 26, 28, 22, 13, 24, 16, 30, 28, 16, 16, 16, 16,
 )
+#: The four tables (LOW_ZERO, LOW_MAG, ZERO, MAG) per version. Version 2 (spec §6.4) has two ZERO
+#: contexts per band class; its tables are trained by scripts/train_color_tables.py on all 43
+#: labelled corpus pairs (bench/bitrate.py reports them retrained without the image coded, and
+#: without its dataset).
+PRIORS: dict[int, tuple[tuple[int, ...], ...]] = {
+    1: (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _PRIOR_ZERO, _PRIOR_MAG),
+    2: (
+        (5, 23),
+        (8, 7, 6, 7, 6, 5, 22, 18, 17, 16, 12, 15),
+        (23, 13, 28, 21, 14, 6, 16, 10, 31, 24, 31, 30, 30, 14, 31, 22),
+        (22, 22, 22, 20, 19, 22, 29, 29, 31, 16, 16, 16, 15, 15, 14, 16, 15, 15, 18, 17, 18, 19, 19, 12,
+         30, 29, 16, 16, 16, 16, 31, 16, 16, 16, 16, 16, 26, 27, 29, 13, 24, 16, 26, 30, 16, 16, 16, 16),
+    ),
+}
 
 
 def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
@@ -93,8 +117,9 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
     if native is not None:  # the same bytes (tests/test_native.py), ~50x faster
         steps, _, init, shifts = _native_tables(base, version)
         extra = () if predict is None else predict.native_args()
+        lam = _LAMBDA[version] * base * base
         return native.encode_colors(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], steps, init,
-                                    shifts, _NATIVE_GAINS, _LAMBDA * base * base, _NATIVE_LOG2, *extra)
+                                    shifts, _NATIVE_GAINS, lam, _NATIVE_LOG2, *extra)
     coder = _BandCoder(Encoder(), base, version)
     for plane_index, plane in enumerate(_ycocg(rgb.astype(np.int64))):
         low, details = _analyse(plane)
@@ -160,8 +185,7 @@ def _native_tables(base: int, version: int) -> tuple[bytes, bytes, bytes, bytes]
     bands = [(plane, band) for plane in range(_PLANES) for band in range(len(BAND_SCALE[0]))]
     steps = [band_step(base, plane, band) for plane, band in bands]
     limits = [_level_limit(version, band, band_step(base, plane, band)) for plane, band in bands]
-    init = [p for prior in (_PRIOR_LOW_ZERO, _PRIOR_LOW_MAG, _zero_priors(version), _PRIOR_MAG)
-            for p in _primed(prior)[0::2]]
+    init = [p for prior in PRIORS[version] for p in _primed(prior)[0::2]]
     return (np.asarray(steps, dtype=np.int32).tobytes(), np.asarray(limits, dtype=np.int32).tobytes(),
             np.asarray(init, dtype=np.uint16).tobytes(), NATIVE_SHIFTS)
 
@@ -360,11 +384,8 @@ class _BandCoder:
         self.encoding = isinstance(coder, Encoder)
         self.base = base
         self.version = version
-        self.lam = _LAMBDA * base * base
-        self.low_zero = _primed(_PRIOR_LOW_ZERO)
-        self.low_mag = _primed(_PRIOR_LOW_MAG)
-        self.zero = _primed(_zero_priors(version))
-        self.mag = _primed(_PRIOR_MAG)
+        self.lam = _LAMBDA[version] * base * base
+        self.low_zero, self.low_mag, self.zero, self.mag = (_primed(p, version) for p in PRIORS[version])
 
     def plane(self, index: int, low: np.ndarray, details: list[tuple[np.ndarray, ...]],
               predict: _LabelPrediction | None = None) -> np.ndarray:
@@ -453,11 +474,6 @@ class _BandCoder:
         return best
 
 
-def _zero_priors(version: int) -> tuple[int, ...]:
-    """Version 2 splits each ZERO context in two (small or large prediction), both primed alike."""
-    return _PRIOR_ZERO if version == 1 else tuple(p for p in _PRIOR_ZERO for _ in range(2))
-
-
 def _low_prediction(levels: list[list[int]], classes: list[list[int]], last: dict[int, int],
                     y: int, x: int) -> int:
     """Version 2's LL2 prediction (spec §6.3): the neighbour in the same label region when only
@@ -474,10 +490,12 @@ def _low_prediction(levels: list[list[int]], classes: list[list[int]], last: dic
     return _med(levels, y, x)
 
 
-def _primed(prior: tuple[int, ...]) -> list[int]:
-    """Fresh contexts (count 0) starting at the probabilities ``prior`` (in 64ths)."""
+def _primed(prior: tuple[int, ...], version: int = 1) -> list[int]:
+    """Fresh contexts starting at the probabilities ``prior`` (in 32nds): at count 0 in version 1;
+    in version 2 seasoned (count 6, the slowest adaptation), since its priors are trained."""
     probs = contexts(len(prior))
     probs[0::2] = [64 * p for p in prior]
+    probs[1::2] = [SEASONED_COUNT if version == 2 else 0] * len(prior)
     return probs
 
 
