@@ -443,7 +443,8 @@ def test_corpus_colour_maps_encode_identically(corpus_pairs):
 def test_native_colour_encoder_rejects_bad_tables():
     steps, _, init, shifts = colors._native_tables(20, 1)
     rgb = np.full((2, 2, 3), 99, np.uint8)
-    args = (rgb, 2, 2, steps, init, shifts, colors._NATIVE_GAINS, colors._LAMBDA[1] * 400, colors._NATIVE_LOG2)
+    lam = colors._LAMBDA[1] * 400
+    args = (rgb, 2, 2, steps, init, shifts, colors._NATIVE_GAINS, lam, colors._NATIVE_LOG2)
     assert NATIVE.encode_colors(*args) == colors.encode(rgb, 8)  # quality 8: base step 20
     with pytest.raises(ValueError, match="init"):
         NATIVE.encode_colors(*args[:4], init[:-2], *args[5:])
