@@ -127,3 +127,31 @@ def test_archive_restore_puts_different_files_in_one_call(tiny_models, tmp_path,
     for i in range(4):
         with Image.open(tmp_path / "out" / f"p{i}.jpg") as im:
             assert im.size == (64, 48)
+
+
+def test_a_failing_batch_is_retried_file_by_file(tiny_models, tmp_path, make_scene, monkeypatch):
+    """One file the decoder cannot take fails alone; the rest of its batch is restored."""
+    from sgcformat.archive import decode_tree, encode_tree
+    from sgcformat.models import decode as decode_module
+
+    src, labels = tmp_path / "photos", tmp_path / "labels"
+    for folder in (src, labels):
+        folder.mkdir()
+    for i, size in enumerate([(64, 48), (64, 48), (48, 64)]):
+        image, label = make_scene(*size, seed=i)
+        image.save(src / f"p{i}.png")
+        label.save(labels / f"p{i}.png")
+    encode_tree(src, tmp_path / "sgc", labels_dir=labels, vocab="coco-stuff-182")
+    real = decode_module.generate_files
+
+    def refusing_tall(sgcs, seeds, **kw):
+        if any(s.size == (48, 64) for s in sgcs):
+            raise RuntimeError("decoder refused a tall file")
+        return real(sgcs, seeds, **kw)
+
+    monkeypatch.setattr(decode_module, "generate_files", refusing_tall)
+    summary = decode_tree(tmp_path / "sgc", tmp_path / "out", steps=STEPS, batch_size=3)
+    assert (summary.done, summary.failed) == (2, 1)
+    error = "RuntimeError: decoder refused a tall file"
+    assert summary.failures == [{"source": "p2.png.sgc", "error": error}]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0.png", "p1.png"]
