@@ -13,7 +13,7 @@ from conftest import PATTERN, build_tree
 
 import sgcformat
 
-COUNT = 240
+COUNT = 1000  # long enough to outlast the first commit (1 s or 256 rows) several times
 
 
 def ok_rows(dest) -> int:
