@@ -499,7 +499,10 @@ def _primed(prior: tuple[int, ...], version: int = 1) -> list[int]:
     return probs
 
 
-_LOG2 = [0.0] + [-math.log2(p / 2048) for p in range(1, 2048)]
+#: Cost in bits of a decision of probability p/2048, rounded to 2^-16 so that every machine's
+#: encoder has the same table whatever its libm's last bit of log2 (no entry lies within 1e-8 of
+#: a rounding boundary), hence chooses the same levels: files are canonical.
+_LOG2 = [0.0] + [round(-math.log2(p / 2048) * 65536) / 65536 for p in range(1, 2048)]
 
 
 #: The encoder's tables as the native encoder takes them: per plane and band class the RGB weight
