@@ -33,7 +33,7 @@ from pathlib import Path
 from PIL import Image
 
 import sgcformat.pil  # noqa: F401 - registers the format
-from sgcformat.container import crc16, parse
+from sgcformat.container import MAX_FILE_BYTES, crc16, parse
 from sgcformat.errors import SgcError
 from sgcformat.preview_decoder import render_preview
 
@@ -46,6 +46,11 @@ DEEP_EVERY = 10
 PREVIEW_EVERY = 2
 #: Slowest / largest inputs kept per stage.
 TOP = 5
+#: Mutated inputs are cut to this size (repeated tails and splices compound): past the
+#: format's limit, a reader only has to say so.
+MAX_INPUT = MAX_FILE_BYTES + 4096
+#: Inputs up to this size are kept whole (hex) in the results; larger ones by their first bytes.
+KEEP_WHOLE = 4096
 #: Exceptions a reader may raise; anything else is a crash. Pillow turns format errors into
 #: UnidentifiedImageError at open and OSError at load; both check the pixel limit.
 EXPECTED = (SgcError, Image.UnidentifiedImageError, OSError, Image.DecompressionBombError)
@@ -92,6 +97,7 @@ def mutate(rng: random.Random, data: bytes, pool: list[bytes]) -> bytes:
         else:  # splice with another input
             other = rng.choice(pool)
             b = b[: rng.randrange(len(b) + 1)] + other[rng.randrange(len(other) + 1):]
+    del b[MAX_INPUT:]
     if rng.random() < 0.6 and len(b) > 2:
         b[-2:] = crc16(bytes(b[:-2])).to_bytes(2, "little")
     return bytes(b)
@@ -139,12 +145,16 @@ class Recorder:
         self.outcomes[stage, outcome] += 1
         for table, key in ((self.slowest, seconds), (self.largest, memory)):
             heap = table.setdefault(stage, [])
-            item = (key, seconds, memory, len(data), data.hex(), outcome)
+            item = (key, seconds, memory, len(data), _kept(data), outcome)
             if len(heap) < TOP:
                 heapq.heappush(heap, item)
             elif key > heap[0][0]:
                 heapq.heapreplace(heap, item)
         return result
+
+
+def _kept(data: bytes) -> str:
+    return data.hex() if len(data) <= KEEP_WHOLE else data[:32].hex() + f"…({len(data)} bytes)"
 
 
 def check(rec: Recorder, data: bytes, preview: bool, pillow: bool) -> None:
@@ -205,7 +215,7 @@ def report(rec: Recorder, done: int, seconds: float, seed: int) -> None:
         big = max(rec.largest[stage])
         outcomes = ", ".join(f"{o} {n:,}" for (s, o), n in rec.outcomes.most_common() if s == stage)
         mean = rec.total_seconds[stage] / rec.counts[stage]
-        again = retime(stage, bytes.fromhex(slow[4]))
+        again = retime(stage, bytes.fromhex(slow[4])) if "…" not in slow[4] else float("nan")
         rows.append([stage, f"{rec.counts[stage]:,}", f"{mean * 1e6:.0f}", f"{slow[1] * 1000:.1f}",
                      f"{again * 1000:.1f}", f"{big[2] / 2**20:.2f}", outcomes])
     worst = []
