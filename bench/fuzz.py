@@ -205,7 +205,7 @@ def fuzz(inputs: int, deadline: datetime.datetime | None, seed: int) -> tuple[Re
     return rec, done, time.monotonic() - start
 
 
-def report(rec: Recorder, done: int, seconds: float, seed: int) -> None:
+def report(rec: Recorder, done: int, seconds: float, seed: int, name: str = "fuzz") -> None:
     from _common import markdown_table, write_result
 
     stages = list(rec.counts)
@@ -240,7 +240,7 @@ def report(rec: Recorder, done: int, seconds: float, seed: int) -> None:
     if rec.crashes:
         body += "\n\nCrashes:\n\n" + "\n".join(
             f"- {s}: {m[:200]} (`{d.hex()[:80]}`)" for s, m, d in rec.crashes[:20])
-    write_result("fuzz", "Fuzzing the readers: slowest and largest inputs", body, {
+    write_result(name, "Fuzzing the readers: slowest and largest inputs", body, {
         "inputs": done, "seconds": seconds, "seed": seed, "crashes": [
             {"stage": s, "error": m, "hex": d.hex()} for s, m, d in rec.crashes[:100]],
         "stages": {stage: {
@@ -266,13 +266,14 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=1_000_000)
     parser.add_argument("--deadline", help="stop at this local time (HH:MM) even if short of --inputs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default="fuzz", help="name under bench/results/ (default fuzz)")
     args = parser.parse_args()
     deadline = None
     if args.deadline:
         hour, minute = map(int, args.deadline.split(":"))
         deadline = datetime.datetime.now().replace(hour=hour, minute=minute, second=0)
     rec, done, seconds = fuzz(args.inputs, deadline, args.seed)
-    report(rec, done, seconds, args.seed)
+    report(rec, done, seconds, args.seed, args.results)
     if rec.crashes:
         sys.exit(1)
 
