@@ -32,7 +32,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("outdir", nargs="?", help="output folder (default: the user model folder)")
     p.add_argument("--num-heads", type=int, default=8, help="attention heads of the mid block")
     p.add_argument("--image-size", type=int, default=512, help="training resolution of the model")
-    p.add_argument("--no-ema", action="store_true", help="use the raw UNet weights, even if (some) EMA ones exist")
+    p.add_argument("--no-ema", action="store_true",
+                   help="use the raw UNet weights, even if (some) EMA ones exist")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow arbitrary objects in the checkpoint pickle (only for files you trust)")
     p.set_defaults(func=_convert)
