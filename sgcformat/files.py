@@ -46,16 +46,21 @@ def _take_over_attributes(fd: int, path: Path) -> None:
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` by ``data``: a temporary file in the same folder, fsync, then rename."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``path`` by ``data``: a temporary file in the same folder, fsync, then rename.
+
+    ``fsync=False`` keeps the rename atomic but leaves durability to the caller (the archive
+    syncs a whole batch of outputs at once before recording them).
+    """
     path = Path(path)
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             _take_over_attributes(f.fileno(), path)
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -13,26 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from ..files import _create_temporary, _take_over_attributes
+from ..files import atomic_write_bytes
 
 #: fsyncs in flight at once: enough for the journal to merge them, few enough to stay cheap.
 SYNC_THREADS = 8
 
 
 def write(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` by ``data`` atomically (readers see the old file or the new one)."""
-    path = Path(path)
-    fd, tmp = _create_temporary(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _take_over_attributes(f.fileno(), path)
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Replace ``path`` by ``data`` atomically, leaving the fsync to :func:`sync`."""
+    atomic_write_bytes(path, data, fsync=False)
 
 
 def sync(paths: Iterable[str]) -> None:
