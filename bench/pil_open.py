@@ -110,19 +110,26 @@ def thumbnail_difference(paths: list[Path]) -> tuple[float, float]:
     return float(np.mean(diffs)), float(np.max(diffs))
 
 
-def revision_difference(paths: list[Path], rev: str) -> tuple[float, float]:
-    """Full-size preview vs the preview decoder of commit ``rev``: mean and largest MAD."""
+def revision_difference(paths: list[Path], photos: list[Path], rev: str) -> tuple[float, ...]:
+    """Full-size preview vs the preview decoder of commit ``rev``: mean and largest MAD, and the
+    mean MAD of each against the photos themselves."""
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:sgcformat/preview_decoder.py"],
                             capture_output=True, text=True, check=True).stdout
     old = types.ModuleType("old_preview_decoder")
     old.__package__ = "sgcformat"
     exec(compile(source, f"{rev}:preview_decoder.py", "exec"), old.__dict__)  # this repository's own history
-    diffs = []
-    for p in paths:
+    diffs, old_error, new_error = [], [], []
+    for p, photo_path in zip(paths, photos, strict=True):
         sgc = sgcformat.read(p)
         a = np.asarray(old.render_preview(sgc), dtype=np.float64)
-        diffs.append(np.abs(a - np.asarray(sgcformat.preview(sgc), dtype=np.float64)).mean())
-    return float(np.mean(diffs)), float(np.max(diffs))
+        b = np.asarray(sgcformat.preview(sgc), dtype=np.float64)
+        with Image.open(photo_path) as im:
+            photo = np.asarray(im.convert("RGB"), dtype=np.float64)
+        diffs.append(np.abs(a - b).mean())
+        old_error.append(np.abs(a - photo).mean())
+        new_error.append(np.abs(b - photo).mean())
+    return (float(np.mean(diffs)), float(np.max(diffs)), float(np.mean(old_error)),
+            float(np.mean(new_error)))
 
 
 def main() -> None:
@@ -145,7 +152,8 @@ def main() -> None:
                 best[op, "SGC"] = max(best[op, "SGC"], files_per_second(action, paths["SGC"]))
         distinct = paths["SGC"][: len(corpus_entries())]
         mad = thumbnail_difference(distinct)
-        rev_mad = revision_difference(distinct, args.compare_rev) if args.compare_rev else None
+        photos = paths["PNG"][: len(distinct)]
+        rev_mad = revision_difference(distinct, photos, args.compare_rev) if args.compare_rev else None
         sizes = {f: [p.stat().st_size for p in paths[f]] for f in FORMATS}
     rows = [[op, *(f"{best[op, f]:,.0f}/s" for f in FORMATS),
              f"{best[op, 'SGC'] / best[op, 'PNG']:.2f}×", f"{best[op, 'SGC'] / best[op, 'JPEG q75']:.2f}×"]
@@ -169,7 +177,8 @@ def main() -> None:
     )
     if rev_mad:
         body += (f"\nFull-size preview vs the preview decoder of `{args.compare_rev}`: mean absolute "
-                 f"difference {rev_mad[0]:.2f} of 255 (largest image {rev_mad[1]:.2f}).\n")
+                 f"difference {rev_mad[0]:.2f} of 255 (largest image {rev_mad[1]:.2f}); against the "
+                 f"photos themselves {rev_mad[3]:.2f} now, {rev_mad[2]:.2f} then.\n")
     write_result("pil_open", "Pillow plugin: open and thumbnail speed against PNG and JPEG", body, {
         "rates": [{"operation": op, "format": f, "files_per_s": rate}
                   for (op, f), rate in best.items() if rate],
