@@ -7,7 +7,7 @@ happens in :meth:`SgcImageFile.load`. Importing this module registers the format
 Design choices (documented for users in ``docs/pillow.md``):
 
 - An ``.sgc`` file is a few hundred bytes, and its CRC covers all of them, so
-  ``_open`` reads the whole file (capped at the format's 16 MiB limit) and
+  ``_open`` reads the whole file (capped at the format's 1 MiB limit) and
   validates it with :func:`sgcformat.container.parse`. Every problem found there
   raises ``SyntaxError`` (Pillow turns it into ``UnidentifiedImageError``), except
   a cut or damaged body (CRC mismatch) behind a valid header: that opens, and
@@ -28,7 +28,6 @@ Design choices (documented for users in ``docs/pillow.md``):
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 from collections.abc import Callable
 from typing import IO, Any
@@ -36,7 +35,7 @@ from typing import IO, Any
 from PIL import Image, ImageFile
 
 import sgcformat
-from sgcformat import registry
+from sgcformat import bridges, registry
 from sgcformat.container import (
     EXTENSION,
     MIME_TYPE,
@@ -63,8 +62,8 @@ MAX_FRAMES = 1024
 DEFAULT_SAVE_PROFILE = "ldm-semantic-512"
 
 #: Options ``register_sgc_opener()`` accepts as defaults for every image opened afterwards.
-DEFAULT_OPTIONS = ("device", "steps", "strength", "guidance_scale", "fast", "profile", "use_cache",
-                   "frames")
+DEFAULT_OPTIONS = ("device", "dtype", "steps", "strength", "guidance_scale", "fast", "profile",
+                   "use_cache", "frames")
 
 #: Options ``SgcImageFile.decoder_options()`` accepts for one image.
 IMAGE_OPTIONS = (*DEFAULT_OPTIONS, "seed", "callback", "cancel")
@@ -107,6 +106,7 @@ def _check_options(options: dict[str, Any], allowed: tuple[str, ...]) -> dict[st
         "guidance_scale": (lambda v: _is_number(v) and 0.1 <= v <= 25.5, "a number in 0.1..25.5"),
         "profile": (lambda v: v in registry.PROFILES, f"one of {sorted(registry.PROFILES)}"),
         "fast": (lambda v: isinstance(v, bool), "True or False"),
+        "dtype": (lambda v: v in ("fp32", "fp16", "bf16"), "'fp32', 'fp16' or 'bf16'"),
         "use_cache": (lambda v: isinstance(v, bool), "True or False"),
         "callback": (callable, "a callable(step, total)"),
         "cancel": (lambda v: callable(getattr(v, "is_set", None)), "a threading.Event"),
@@ -196,10 +196,11 @@ class SgcImageFile(ImageFile.ImageFile):
         """Set options for the decodes still to come; return the options in effect.
 
         Accepted: ``seed`` (frame 0's seed), ``steps``, ``strength``, ``guidance_scale``,
-        ``fast`` (the profile's few-step mode), ``device``, ``profile`` (decode with another
-        profile, e.g. ``"preview"``), ``use_cache`` (the decoder's on-disk cache of decoded
-        images), ``callback(step, total)``, ``cancel`` (a ``threading.Event``), ``frames``
-        (``n_frames``: seeds offered as frames).
+        ``fast`` (the profile's few-step mode), ``device``, ``dtype`` (``"fp32"``, ``"fp16"``,
+        ``"bf16"``), ``profile`` (decode with another profile, e.g. ``"preview"``; labels of
+        other vocabularies go through :mod:`sgcformat.bridges`), ``use_cache`` (the decoder's
+        on-disk cache of decoded images), ``callback(step, total)``, ``cancel`` (a
+        ``threading.Event``), ``frames`` (``n_frames``: seeds offered as frames).
         ``None`` restores the default of an option. Raises ``ValueError`` for unknown
         options or values, and once the current frame is loaded (``seek()`` first).
         """
@@ -208,7 +209,7 @@ class SgcImageFile(ImageFile.ImageFile):
                 raise ValueError("set decoder options before load(); seek() to decode a frame again")
             checked = _check_options(options, IMAGE_OPTIONS)
             if "profile" in checked:
-                registry.check_pair(checked["profile"], self._sgc.vocab)
+                bridges.for_profile(self._sgc.vocabulary, checked["profile"])
             new = dict(self._options)
             for name, value in options.items():
                 if value is None:
@@ -322,8 +323,7 @@ class SgcImageFile(ImageFile.ImageFile):
         profile = options.get("profile", sgc.profile)
         if self._drafted or profile == "preview":
             return render_preview(sgc, self.size, check_size=False)  # Pillow's limit applies
-        registry.check_pair(profile, sgc.vocab)
-        sgc = dataclasses.replace(sgc, profile=profile)
+        sgc = bridges.retarget(sgc, profile)
         params = DecodeParams(
             steps=options.get("steps", sgc.params.steps),
             strength=options.get("strength", sgc.params.strength),
@@ -337,6 +337,7 @@ class SgcImageFile(ImageFile.ImageFile):
                 sgc, seed=self.seed, steps=params.steps, device=options.get("device"),
                 callback=options.get("callback"), cancel=options.get("cancel"),
                 use_cache=options.get("use_cache", True), fast=options.get("fast", False),
+                dtype=options.get("dtype"),
             )
         except ModuleNotFoundError as exc:
             raise _models_missing(f"decoding profile {profile}", exc) from exc

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import sgcformat
+from sgcformat import bridges, registry
 from sgcformat.container import MIME_TYPE, SUPPORTED_VERSIONS, Dimension
 from sgcformat.pil import N_FRAMES, SgcImageFile, register_sgc_opener
 from sgcformat.pil.SgcImagePlugin import _accept
@@ -488,9 +489,41 @@ def test_decoder_options_invalid(generative_file, options):
         im.decoder_options(**options)
 
 
-def test_decoder_options_profile_must_fit_vocabulary(generative_file):
-    with Image.open(generative_file) as im, pytest.raises(ValueError, match="ade20k"):
-        im.decoder_options(profile="sd15-controlnet-seg")
+def test_decoder_options_other_profile_decodes_bridged_labels(generative_file, monkeypatch):
+    """A COCO-Stuff file decoded by the ADE20K profile: the decoder gets ADE20K labels."""
+    import sgcformat.models
+
+    seen = {}
+
+    def fake_generate(sgc, **kwargs):
+        seen.update(vocab=sgc.vocab, profile=sgc.profile, labels=sgc.label_map, **kwargs)
+        return Image.new("RGB", sgc.size)
+
+    monkeypatch.setattr(sgcformat.models, "generate", fake_generate)
+    with Image.open(generative_file) as im:
+        im.decoder_options(profile="sd15-controlnet-seg", dtype="bf16")
+        im.load()
+        original = im.sgc.label_map
+    assert (seen["vocab"], seen["profile"], seen["dtype"]) == ("ade20k-150", "sd15-controlnet-seg", "bf16")
+    bridge = bridges.for_profile(registry.vocabulary("coco-stuff-182"), "sd15-controlnet-seg")
+    expected = bridge.apply(original)
+    assert np.array_equal(seen["labels"], expected)
+
+
+def test_decoder_options_custom_vocabulary_needs_a_map(tmp_path):
+    image = Image.new("RGB", (64, 48), (90, 120, 60))
+    labels = Image.fromarray(np.tile(np.arange(6, dtype=np.uint8), (48, 11))[:, :64])
+    sgc = sgcformat.encode(image, labels=labels, vocab=registry.CustomVocabulary.from_names(
+        ["impervious surfaces", "building", "low vegetation", "tree", "car", "clutter"]))
+    path = tmp_path / "potsdam.sgc"
+    sgcformat.write(path, sgc)
+    with Image.open(path) as im, pytest.raises(ValueError, match="vocab-map"):
+        im.decoder_options(profile="ldm-semantic-512")
+
+
+def test_decoder_options_dtype_is_checked(generative_file):
+    with Image.open(generative_file) as im, pytest.raises(ValueError, match="dtype"):
+        im.decoder_options(dtype="int8")
 
 
 def test_decoder_options_after_load(preview_file):
