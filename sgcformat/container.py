@@ -302,6 +302,7 @@ _PAYLOAD_CHECKS = {
 _VOCAB_NAMES = {v.id: v.name for v in registry.VOCABULARIES.values()}
 _PROFILES = {p.id: p for p in registry.PROFILES.values()}
 #: The SgcFile attribute each check's result is, so reading it later costs nothing.
+_NO_PARAMS = DecodeParams()
 _PARSED_AS = {ChunkType.SEED: "seed", ChunkType.PARAMS: "params", ChunkType.META: "metadata",
               ChunkType.VOCAB: "vocabulary"}
 
@@ -412,7 +413,11 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data
             raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
     if quality >= colors.QUALITY_LEVELS:
         raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
-    parsed = {}
+    # Absent chunks and the grids are answered now, so the properties never compute them:
+    # on Python 3.11 each first cached_property access takes a lock, a third of an open.
+    parsed = {"seed": None, "params": _NO_PARAMS, "metadata": None,
+              "label_size": grid_size(label_grid, width, height),
+              "color_size": grid_size(color_grid, width, height)}
     for c in found:
         check = _PAYLOAD_CHECKS.get(c.type)
         if check is not None:
