@@ -149,6 +149,9 @@ def retarget(sgc, profile: str, vocab_map: Path | None = None):
     result: SgcFile = dataclasses.replace(
         sgc, vocab=target.name, profile=profile, chunks=chunks,
         label_data=labels.encode(ids, target.label_coder_key))
+    # A version-2 colour bitstream is coded given the file's own labels: the decoded maps
+    # travel with the copy, so nothing decodes those colours against the bridged labels.
+    result.__dict__.update(label_map=ids, color_map=sgc.color_map)
     return result
 
 
