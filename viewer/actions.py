@@ -109,6 +109,16 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     a["keep"] = _add(w, sample_menu, "&Keep this seed", w.keep_seed, "K")
     a["compare"] = _add(w, sample_menu, "Co&mpare", w.compare_selected, "M")
     a["cancel"] = _add(w, sample_menu, "&Cancel decodes / back", w.escape, "Esc")
+    decode_with = sample_menu.addMenu("Decode &with")
+    profiles = QActionGroup(w)
+    choices = [(None, "Each file's own profile")] + [
+        (name, name) for name, entry in sgcformat.PROFILES.items() if entry.vocab is not None]
+    for name, text in choices:
+        a[f"profile:{name}"] = _add(w, decode_with, text,
+                                    functools.partial(w.set_decode_profile, name), checkable=True,
+                                    tip="Other vocabularies are mapped through the reviewed bridges")
+        profiles.addAction(a[f"profile:{name}"])
+    a["profile:None"].setChecked(True)
 
     help_menu = bar.addMenu("&Help")
     a["shortcuts"] = _add(w, help_menu, "&Keyboard shortcuts", w.show_shortcuts, ["F1", "?"])

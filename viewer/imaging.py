@@ -118,12 +118,14 @@ def load_full_preview(path: str | Path) -> QImage:
 
 
 def decode_sample(
-    path: str | Path, seed: int | None, *, steps: int | None = None, callback=None, cancel=None,
-    use_cache: bool = True,
+    path: str | Path, seed: int | None, *, steps: int | None = None, profile: str | None = None,
+    callback=None, cancel=None, use_cache: bool = True,
 ) -> QImage:
     """Generative decode of ``path`` with ``seed`` (``None``: the file's stored seed).
 
-    ``steps`` overrides the profile's (and the file's) sampling step count. Runs the
+    ``steps`` overrides the profile's (and the file's) sampling step count; ``profile``
+    decodes with another profile than the file's (labels of another vocabulary go through
+    the Pillow plugin's vocabulary bridges). Runs the
     diffusion model through the Pillow plugin: call it from the decode worker thread
     only. Raises :class:`sgcformat.DecodeCancelled` when ``cancel`` is set mid-decode
     and :class:`sgcformat.ModelNotFoundError` when the profile's model is not installed.
@@ -131,8 +133,8 @@ def decode_sample(
     with Image.open(path) as im:
         if not isinstance(im, SgcImageFile):
             raise ValueError(f"{Path(path).name} is not an SGC file")
-        im.decoder_options(seed=seed, steps=steps, callback=callback, cancel=cancel,
-                           use_cache=use_cache)
+        im.decoder_options(seed=seed, steps=steps, profile=profile, callback=callback,
+                           cancel=cancel, use_cache=use_cache)
         im.load()
         return to_qimage(im)
 

@@ -322,7 +322,18 @@ class MainWindow(QMainWindow):
         self.update_actions()
 
     def needs_model(self) -> bool:
-        return self.info is not None and self.info.profile not in (None, "preview")
+        """Whether the current file decodes generatively (with its profile or the chosen one)."""
+        if self.info is None or self.info.profile is None:
+            return False  # not an .sgc file
+        return (self.worker.profile or self.info.profile) != "preview"
+
+    def set_decode_profile(self, profile: str | None, *_checked) -> None:
+        """Decode every file with ``profile`` (``None``: each file's own) from now on."""
+        if profile == self.worker.profile:
+            return
+        self.worker.profile = profile
+        if self.current_path is not None and self.stack.currentIndex() == VIEWER:
+            self.open_file(self.current_path)  # samples of the other profile do not stay
 
     # --- decoding ---------------------------------------------------------------------------------
 

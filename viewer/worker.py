@@ -65,6 +65,8 @@ class DecodeWorker(QThread):
         self.thumbnail_size = thumbnail_size
         #: Sampling steps of every decode; ``None``: the file's / profile's default.
         self.steps = steps
+        #: Profile of every decode; ``None``: each file's own (set from the Sample menu).
+        self.profile: str | None = None
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
@@ -182,7 +184,7 @@ class DecodeWorker(QThread):
         try:
             if job.kind == "sample":
                 result = imaging.decode_sample(
-                    job.path, job.seed, steps=self.steps, cancel=job.cancel,
+                    job.path, job.seed, steps=self.steps, profile=self.profile, cancel=job.cancel,
                     callback=lambda step, total: self.progress.emit(job.id, step, total),
                 )
             else:
@@ -202,10 +204,11 @@ class DecodeWorker(QThread):
     def _run_thumb(self, thumb: _Thumb) -> None:
         path = thumb.path
         try:
-            profile = sgcformat.read(path).profile
+            profile = self.profile or sgcformat.read(path).profile
             if profile in self._missing_profiles:
                 return
-            image = imaging.decode_sample(path, None, steps=self.steps, cancel=thumb.cancel)
+            image = imaging.decode_sample(path, None, steps=self.steps, profile=self.profile,
+                                          cancel=thumb.cancel)
         except sgcformat.DecodeCancelled:
             with self._cond:
                 if thumb.preempted and not self._stopping and path not in self._thumbs:

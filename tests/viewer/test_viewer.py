@@ -283,3 +283,16 @@ def test_dropping_a_folder_opens_it(qtbot, make_window, sgc_folder):
     assert event.isAccepted()
     assert window.model.rowCount() == 5 and window.stack.currentIndex() == 0
     assert window.recent()[0] == str(sgc_folder.resolve())
+
+
+def test_decode_with_another_profile(qtbot, make_window, sgc_folder):
+    """Sample > Decode with: a preview-profile file decodes generatively, bridged when needed."""
+    window = make_window(generative_thumbnails=False)
+    window.open_paths([sgc_folder / "flat.sgc"])
+    assert not window.needs_model() and window.strip.seeds() == []
+    window.a["profile:sd15-controlnet-seg"].trigger()  # COCO-Stuff labels, ADE20K profile
+    assert window.worker.profile == "sd15-controlnet-seg" and window.needs_model()
+    _wait_sample(qtbot, window, 1)
+    assert (window.shown_image().width(), window.shown_image().height()) == (96, 64)
+    window.a["profile:None"].trigger()
+    assert window.worker.profile is None and not window.needs_model()
