@@ -73,7 +73,7 @@ class Vocabulary:
             first, last = self.png_offset, min(top, self.png_offset + self.size - 1)
             table[first:last + 1] = np.arange(last - first + 1, dtype=np.int32)
             table[[v for v in self.png_unlabeled if v <= top]] = -1
-            ids = table[values]
+            ids = np.take(table, values)  # ~2x faster than table[values] on large maps
             invalid = ids == -2
             bad_value = int(values[invalid][0]) if invalid.any() else None
         if bad_value is not None:
