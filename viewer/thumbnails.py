@@ -46,6 +46,9 @@ PathRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
 MessageRole = Qt.ItemDataRole.UserRole + 3
 
+#: Previews handed to the thread pool per event-loop pass (more than a screenful).
+PREVIEW_CHUNK = 150
+
 #: Sort keys the browser offers, with their menu names.
 SORT_KEYS = {"name": "Name", "date": "Date", "size": "File size", "bpp": "bpp",
              "vocab": "Vocabulary"}
@@ -122,6 +125,8 @@ class ThumbnailModel(QAbstractListModel):
         self._sort, self._descending, self._filter = "name", False, ""
         self._generation = 0
         self._closed = False
+        #: Previews still to hand to the thread pool, fed a chunk per event-loop pass.
+        self._unstarted: list[Path] = []
         #: Rows on screen (None until the view reports them) and generative work held back
         #: until their previews are in: importing torch and loading a model would otherwise
         #: compete with the first screen of previews for the GIL.
@@ -155,8 +160,17 @@ class ThumbnailModel(QAbstractListModel):
         self._index_rows()
         self._visible, self._generative_backlog = None, []
         self.endResetModel()
-        for entry in self._all.values():
-            self._start_preview(entry.path, priority=0)
+        self._unstarted = [entry.path for entry in self._entries]  # in the order shown
+        self._feed_previews()
+
+    def _feed_previews(self) -> None:
+        """Queue the next chunk of previews; the rest wait for a later event-loop pass, so
+        opening a large folder never spends one long pass creating a task per file."""
+        chunk, self._unstarted = self._unstarted[:PREVIEW_CHUNK], self._unstarted[PREVIEW_CHUNK:]
+        for path in chunk:
+            self._start_preview(path, priority=0)
+        if self._unstarted:
+            QTimer.singleShot(0, self._feed_previews)
 
     def add_paths(self, paths: list[Path]) -> None:
         """New files (e.g. found by the folder watcher): inserted where the sort puts them."""
@@ -358,6 +372,7 @@ class ThumbnailModel(QAbstractListModel):
 
     def _new_generation(self) -> None:
         self._generation += 1
+        self._unstarted = []
         self._pool.clear()
         with self._claim_lock:
             self._claimed.clear()

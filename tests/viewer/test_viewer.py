@@ -26,7 +26,11 @@ def _wait_sample(qtbot, window, count: int) -> None:
                     timeout=WAIT)
 
 
-def test_opening_a_folder_fills_the_grid(qtbot, make_window, sgc_folder):
+@pytest.mark.parametrize("chunk", [2, 150])  # previews handed to the pool over several passes, or one
+def test_opening_a_folder_fills_the_grid(qtbot, make_window, sgc_folder, monkeypatch, chunk):
+    from sgcformat.viewer import thumbnails
+
+    monkeypatch.setattr(thumbnails, "PREVIEW_CHUNK", chunk)
     window = make_window(generative_thumbnails=False)
     window.open_folder(sgc_folder)
     names = [p.name for p in window.model.paths()]
