@@ -61,7 +61,6 @@ def pipeline(profile: ModelProfile, device: str, *, fast: bool = False, dtype: s
     )
 
     sd_component, controlnet_component = profile.decoder
-    controlnet = loading.load(controlnet_component, profile, device, dtype)
     if fast:
         if profile.fast is None:
             raise ValueError(f"profile {profile.name} has no fast mode")
@@ -77,6 +76,8 @@ def pipeline(profile: ModelProfile, device: str, *, fast: bool = False, dtype: s
         scheduler = DPMSolverMultistepScheduler.from_config(
             parts["scheduler_config"], algorithm_type="dpmsolver++"
         )
+    controlnet = loading.load(controlnet_component, profile, device, dtype)  # after the base model:
+    # a user missing both hears about the base first
     pipe = StableDiffusionControlNetImg2ImgPipeline(
         vae=parts["vae"], text_encoder=parts["text_encoder"], tokenizer=parts["tokenizer"],
         unet=parts["unet"], controlnet=controlnet, scheduler=scheduler,
@@ -105,39 +106,3 @@ def _fused_lcm(sd_component, profile: ModelProfile, device: str, dtype: str, lor
     return parts
 
 
-def generate(
-    profile: ModelProfile,
-    vocab: str,
-    labels: np.ndarray,
-    color: np.ndarray,
-    size: tuple[int, int],
-    generators: list,
-    *,
-    steps: int,
-    strength: float,
-    guidance_scale: float,
-    device: str,
-    dtype: str = "fp32",
-    fast: bool = False,
-    callback_on_step_end=None,
-) -> list[Image.Image]:
-    """One image per generator, at ``size`` (the generation size, a multiple of 8)."""
-    pipe = pipeline(profile, device, fast=fast, dtype=dtype)
-    prompt = build_prompt(labels, vocab, profile.extra["max_prompt_classes"])
-    init = Image.fromarray(color).resize(size, Image.Resampling.BICUBIC)
-    n = len(generators)
-    out = pipe(
-        prompt=[prompt] * n,
-        negative_prompt=None if fast else [profile.extra["negative_prompt"]] * n,
-        image=[init] * n,
-        control_image=[control_image(labels, size)] * n,
-        width=size[0],
-        height=size[1],
-        strength=strength,
-        num_inference_steps=steps,
-        guidance_scale=guidance_scale,
-        controlnet_conditioning_scale=profile.extra["controlnet_conditioning_scale"],
-        generator=generators,
-        callback_on_step_end=callback_on_step_end,
-    )
-    return out.images

@@ -164,50 +164,10 @@ def _run(sgc, profile, chosen: Settings, seeds, device, callback, cancel, dtype)
         return kwargs
 
     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-    labels, color = sgc.label_map, sgc.color_map
+    pipe, run, native = _pipeline(profile, chosen, device, dtype)
+    size = generation_size(sgc.size, native, profile.size_multiple)
     with torch.inference_mode():
-        if profile.decoder[0].kind == "ldm":
-            return _run_ldm(profile, labels, color, sgc.size, chosen, generators, device, dtype,
-                            on_step)
-        from . import controlnet
-
-        pipe_parts = loading.load(profile.decoder[0], profile, device, dtype)
-        native = pipe_parts["unet"].config.sample_size * 2 ** (
-            len(pipe_parts["vae"].config.block_out_channels) - 1
-        )
-        gen_size = generation_size(sgc.size, native, profile.size_multiple)
-        return controlnet.generate(
-            profile, sgc.vocab, labels, color, gen_size, generators,
-            steps=chosen.steps, strength=chosen.strength, guidance_scale=chosen.guidance_scale,
-            device=device, dtype=dtype, fast=chosen.fast, callback_on_step_end=on_step,
-        )
-
-
-def _run_ldm(profile, labels, color, size, chosen, generators, device, dtype, on_step):
-    import torch
-    from diffusers import DDIMScheduler
-
-    from .ldm import LDMSemanticSynthesisPipeline
-
-    shared = loading.load(profile.decoder[0], profile, device, dtype)
-    # A pipeline object per call: the scheduler holds per-run state, the modules are shared.
-    pipe = LDMSemanticSynthesisPipeline(
-        unet=shared.unet, vqvae=shared.vqvae, channel_mapper=shared.channel_mapper,
-        scheduler=DDIMScheduler.from_config(shared.scheduler.config),
-    )
-    pipe.set_progress_bar_config(disable=True)
-    width, height = generation_size(size, pipe.native_size, profile.size_multiple)
-    ids = Image.fromarray(np.asarray(labels, dtype=np.int32))
-    ids = np.array(ids.resize((width, height), Image.Resampling.NEAREST))
-    rgb = np.array(Image.fromarray(color).resize((width, height), Image.Resampling.BICUBIC))
-    n = len(generators)
-    label_t = torch.from_numpy(ids.astype(np.int64))[None].expand(n, -1, -1)
-    color_t = torch.from_numpy(rgb).permute(2, 0, 1).float().div(127.5).sub(1)[None].expand(n, -1, -1, -1)
-    return pipe(
-        label_t, color_t, strength=chosen.strength, num_inference_steps=chosen.steps,
-        guidance_scale=chosen.guidance_scale, eta=profile.extra["eta"], generator=generators,
-        callback_on_step_end=on_step,
-    ).images
+        return run(pipe, profile, chosen, [(sgc, len(seeds))], size, generators, on_step)
 
 
 def generate_files(
@@ -258,14 +218,7 @@ def _run_files(profile: ModelProfile, chosen: Settings, sgcs: list[SgcFile], see
 
     device = device or loading.default_device()
     dtype = loading.decoder_dtype(profile, device, dtype)
-    if profile.decoder[0].kind == "ldm":
-        pipe, run = _ldm_pipeline(profile, device, dtype), _ldm_files
-        native = pipe.native_size
-    else:
-        from . import controlnet
-
-        pipe, run = controlnet.pipeline(profile, device, fast=chosen.fast, dtype=dtype), _controlnet_files
-        native = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    pipe, run, native = _pipeline(profile, chosen, device, dtype)
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, sgc in enumerate(sgcs):
         by_size.setdefault(generation_size(sgc.size, native, profile.size_multiple), []).append(i)
@@ -280,12 +233,25 @@ def _run_files(profile: ModelProfile, chosen: Settings, sgcs: list[SgcFile], see
     return out
 
 
+def _pipeline(profile: ModelProfile, chosen: Settings, device: str, dtype: str):
+    """The profile's pipeline, the batch runner that feeds it, and its native output size."""
+    if profile.decoder[0].kind == "ldm":
+        pipe = _ldm_pipeline(profile, device, dtype)
+        return pipe, _ldm_files, pipe.native_size
+    from . import controlnet
+
+    pipe = controlnet.pipeline(profile, device, fast=chosen.fast, dtype=dtype)
+    native = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    return pipe, _controlnet_files, native
+
+
 def _ldm_pipeline(profile: ModelProfile, device: str, dtype: str):
     from diffusers import DDIMScheduler
 
     from .ldm import LDMSemanticSynthesisPipeline
 
     shared = loading.load(profile.decoder[0], profile, device, dtype)
+    # A pipeline object per call: the scheduler holds per-run state, the modules are shared.
     pipe = LDMSemanticSynthesisPipeline(
         unet=shared.unet, vqvae=shared.vqvae, channel_mapper=shared.channel_mapper,
         scheduler=DDIMScheduler.from_config(shared.scheduler.config),
@@ -294,7 +260,8 @@ def _ldm_pipeline(profile: ModelProfile, device: str, dtype: str):
     return pipe
 
 
-def _ldm_files(pipe, profile: ModelProfile, chosen: Settings, files, size, generators) -> list[Image.Image]:
+def _ldm_files(pipe, profile: ModelProfile, chosen: Settings, files, size, generators,
+               on_step=None) -> list[Image.Image]:
     """Label and colour maps of every (file, sample count) stacked into one LDM batch."""
     import torch
 
@@ -310,12 +277,12 @@ def _ldm_files(pipe, profile: ModelProfile, chosen: Settings, files, size, gener
     return pipe(
         torch.cat(label_rows), torch.cat(colour_rows), strength=chosen.strength,
         num_inference_steps=chosen.steps, guidance_scale=chosen.guidance_scale, eta=profile.extra["eta"],
-        generator=generators,
+        generator=generators, callback_on_step_end=on_step,
     ).images
 
 
 def _controlnet_files(pipe, profile: ModelProfile, chosen: Settings, files, size,
-                      generators) -> list[Image.Image]:
+                      generators, on_step=None) -> list[Image.Image]:
     """Prompt, colour init and palette control image of every (file, sample count) as one batch."""
     from . import controlnet
 
@@ -330,4 +297,5 @@ def _controlnet_files(pipe, profile: ModelProfile, chosen: Settings, files, size
         negative_prompt=None if chosen.fast else [profile.extra["negative_prompt"]] * len(prompts),
         strength=chosen.strength, num_inference_steps=chosen.steps, guidance_scale=chosen.guidance_scale,
         controlnet_conditioning_scale=profile.extra["controlnet_conditioning_scale"], generator=generators,
+        callback_on_step_end=on_step,
     ).images
