@@ -325,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sgc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`sgc info DIR | head`): not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except ImportError as exc:  # an optional part of the distribution is not installed
         missing = getattr(exc, "name", None) or "an optional package"
         extra = _extra_providing(missing, getattr(args, "extra", None) or args.command)

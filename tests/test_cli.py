@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -142,3 +143,14 @@ def test_info_text_for_many_files_reports_bad_ones_on_stderr(files, capsys):
     captured = capsys.readouterr()
     assert captured.out.startswith(f"{good}: SGC 96x64")
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"sgc: error: {bad}: ")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`sgc info DIR | head -1`: the reader leaves early; no error line, no traceback."""
+    for i in range(200):
+        (tmp_path / f"{i}.sgc").write_bytes(
+            sgcformat.encode(np.zeros((16, 16, 3), np.uint8), labels=np.zeros((16, 16), np.uint8),
+                             vocab="coco-stuff-182").with_seed(i).to_bytes())
+    run = subprocess.run(f"'{sys.executable}' -m sgcformat.cli info --json '{tmp_path}' | head -1",
+                         shell=True, capture_output=True, text=True, check=True)
+    assert run.stdout.count("\n") == 1 and run.stderr == ""
