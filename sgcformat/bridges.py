@@ -135,7 +135,7 @@ def retarget(sgc, profile: str, vocab_map: Path | None = None):
     vocabulary (never written back), so every decoder and the decode cache see an ordinary
     file: a bridged decode has its own cache key.
     """
-    from .coding import labels
+    from .coding import labels, stream
     from .container import ChunkType, SgcFile
 
     if profile == sgc.profile and vocab_map is None:
@@ -146,11 +146,13 @@ def retarget(sgc, profile: str, vocab_map: Path | None = None):
     target = registry.vocabulary(bridge.target)
     ids = bridge.apply(sgc.label_map)
     chunks = tuple(c for c in sgc.chunks if c.type != ChunkType.VOCAB)  # the class list stays behind
-    result: SgcFile = dataclasses.replace(
-        sgc, vocab=target.name, profile=profile, chunks=chunks,
-        label_data=labels.encode(ids, target.label_coder_key))
-    # A version-2 colour bitstream is coded given the file's own labels: the decoded maps
-    # travel with the copy, so nothing decodes those colours against the bridged labels.
+    if sgc.version >= 3:
+        coded = {"map_data": stream.encode(ids, target.label_coder_key, sgc.color_map, sgc.color_quality)}
+    else:
+        coded = {"label_data": labels.encode(ids, target.label_coder_key)}
+    result: SgcFile = dataclasses.replace(sgc, vocab=target.name, profile=profile, chunks=chunks, **coded)
+    # Colours from version 2 on are coded given the file's own labels (and re-coding them would
+    # quantise again): the decoded maps travel with the copy, so nothing decodes its colours.
     result.__dict__.update(label_map=ids, color_map=sgc.color_map)
     return result
 

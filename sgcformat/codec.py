@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 
 from . import maps, registry
 from .chunks import vocab_payload
-from .coding import colors, labels
+from .coding import colors, stream
+from .coding import labels as label_coder  # encode() has a parameter called labels
 from .container import MAX_GRID, SUPPORTED_VERSIONS, ChunkType, SgcFile, build, grid_size
 from .errors import BudgetError, MapShapeError
 
@@ -24,7 +25,8 @@ ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 ORIENTATION_TAG = 0x0112
 
-#: encode() writes the newest version: 2 codes the colours given the label map (fewer bytes).
+#: encode() writes the newest version: 3 codes both maps in one stream, the colours given the
+#: label map, and stores no default header field (fewest bytes).
 WRITTEN_VERSION = SUPPORTED_VERSIONS[-1]
 
 #: Aspect ratios of image and label map may differ by this much (resizing rounds sizes).
@@ -103,31 +105,31 @@ class Settings:
 class _Encoder:
     """Holds the full-resolution inputs and memoises coded maps per grid, for rate control."""
 
-    def __init__(self, rgb: Image.Image, ids: np.ndarray, vocab: str, profile: str):
-        self.rgb, self.ids, self.vocab, self.profile = rgb, ids, vocab, profile
+    def __init__(self, rgb: Image.Image, ids: np.ndarray, vocab: str, profile: str, version: int):
+        self.rgb, self.ids, self.vocab, self.profile, self.version = rgb, ids, vocab, profile, version
         self.size = rgb.size
         # the label coder's prior follows a registry name; a custom vocabulary is a bare size
         self.vocab_name = registry.vocabulary(vocab).label_coder_key
         self._label_map = cache(lambda long_side: maps.label_map(self.ids, grid_size(long_side, *self.size)))
-        self._labels = cache(self._code_labels)
-        self._colors = cache(self._code_colors)
+        self._color_map = cache(lambda long_side: maps.color_map(self.rgb, grid_size(long_side, *self.size)))
+        self._maps = cache(self._code_maps)
 
-    def _code_labels(self, long_side: int) -> bytes:
-        return labels.encode(self._label_map(long_side), self.vocab_name)
-
-    def _code_colors(self, long_side: int, quality: int, label_side: int) -> bytes:
-        """Version 2 codes the colours given the label map (spec/sgc-coding.md §6)."""
-        grid = maps.color_map(self.rgb, grid_size(long_side, *self.size))
-        return colors.encode(grid, quality, version=WRITTEN_VERSION, labels=self._label_map(label_side))
+    def _code_maps(self, s: Settings) -> dict[str, bytes]:
+        """The coded maps as SgcFile fields: version 3's one stream (the label map, then the
+        colours given it, spec/sgc-coding.md §7), or the two bitstreams of versions 1-2."""
+        ids, rgb = self._label_map(s.label_grid), self._color_map(s.color_grid)
+        if self.version >= 3:
+            return {"label_data": b"", "color_data": b"",
+                    "map_data": stream.encode(ids, self.vocab_name, rgb, s.color_quality)}
+        return {"label_data": label_coder.encode(ids, self.vocab_name),
+                "color_data": colors.encode(rgb, s.color_quality, version=self.version, labels=ids)}
 
     def file(self, s: Settings, chunks=()) -> SgcFile:
         return SgcFile(
             width=self.size[0], height=self.size[1], vocab=registry.vocabulary(self.vocab).name,
             profile=self.profile,
             label_grid=s.label_grid, color_grid=s.color_grid, color_quality=s.color_quality,
-            label_data=self._labels(s.label_grid),
-            color_data=self._colors(s.color_grid, s.color_quality, s.label_grid),
-            chunks=tuple(chunks), version=WRITTEN_VERSION,
+            chunks=tuple(chunks), version=self.version, **self._maps(s),
         )
 
     def nbytes(self, s: Settings) -> int:
@@ -210,6 +212,7 @@ def encode(
     seed: int | None = None,
     device: str | None = None,
     chunks: tuple[Any, ...] = (),
+    version: int = WRITTEN_VERSION,
 ) -> SgcFile:
     """Encode an image into its semantic representation.
 
@@ -229,7 +232,11 @@ def encode(
         seed: seed stored in the file, the default for every later decode.
         device: device for the segmentation network.
         chunks: extra :class:`~sgcformat.container.Chunk` objects (EXIF, XMP, ICC, ...).
+        version: file format version to write: the newest by default; 2 or 1 for readers of
+            spec revisions 1.1 or 1.0 (a few bytes larger).
     """
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"version must be one of {SUPPORTED_VERSIONS}, got {version}")
     rgb = to_rgb(image)
     if profile is None:
         profile = registry.DEFAULT_PROFILE_FOR_VOCAB.get(vocab, "preview") if vocab else None
@@ -249,7 +256,7 @@ def encode(
     registry.check_pair(profile, vocab)
     check_aspect(rgb.size, (ids.shape[1], ids.shape[0]), "the label map")
 
-    enc = _Encoder(rgb, ids, vocab, profile)
+    enc = _Encoder(rgb, ids, vocab, profile, version)
     carrier = SgcFile(1, 1, registry.vocabulary(vocab).name, profile, 1, 1, 0, b"", b"")
     if isinstance(vocab, registry.CustomVocabulary):
         carrier = carrier.with_chunk(ChunkType.VOCAB, vocab_payload(vocab.class_names))

@@ -1,21 +1,23 @@
 """The ``.sgc`` container: grammar, reading, building and validation (spec/sgc.md §3-§7).
 
-The construct grammar below (:data:`Body`) is the declarative definition of the layout and is
-what :func:`build` serialises with. Reading goes through a hand-written single pass instead
-(:func:`parse`): it is what every ``Image.open`` runs, it is ~20× faster than construct's
-interpreter, it stops at the first chunk-order violation (so at most 255 chunks are ever
-looked at) and it never copies more than the file. ``tests/test_container.py`` checks on
-hypothesis-generated files that both read the same thing. The coded maps are kept as bytes
-and decoded only when :attr:`SgcFile.label_map` / :attr:`SgcFile.color_map` are first read.
+The construct grammars below (:data:`Body` for versions 1-2, :data:`BodyV3`) are the
+declarative definition of the layout and are what :func:`build` serialises with. Reading goes
+through a hand-written single pass instead (:func:`parse`): it is what every ``Image.open``
+runs, it is ~20× faster than construct's interpreter, it stops at the first chunk-order
+violation (so at most 255 chunks are ever looked at) and it never copies more than the file.
+``tests/test_container.py`` checks on hypothesis-generated files that both read the same thing.
+The coded maps are kept as bytes and decoded only when :attr:`SgcFile.label_map` /
+:attr:`SgcFile.color_map` are first read.
 """
 
 from __future__ import annotations
 
 import binascii
 import dataclasses
+import functools
+import math
 import os
 from dataclasses import dataclass
-from functools import cached_property
 from typing import BinaryIO, NamedTuple
 
 import construct as cs
@@ -25,6 +27,7 @@ from . import chunks as payloads
 from . import registry
 from .chunks import ChunkType, DecodeParams, EssentialMetadata, read_varint, varint_bytes
 from .coding import colors, labels
+from .coding import stream as single_stream
 from .errors import (
     BadSignatureError,
     ChecksumError,
@@ -41,9 +44,10 @@ __all__ = ["ChunkType", "DecodeParams", "EssentialMetadata", "SgcFile", "build",
            "salvage", "write"]
 
 SIGNATURE = b"SGC"
-#: The version this writer writes; readers accept every one of SUPPORTED_VERSIONS (spec §3).
+#: The default version of an :class:`SgcFile` made by hand; readers accept every one of
+#: SUPPORTED_VERSIONS (spec §3), and the encoder writes the last.
 VERSION = 1
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 MIME_TYPE = "image/x-sgc"
 EXTENSION = ".sgc"
 
@@ -52,8 +56,19 @@ EXTENSION = ".sgc"
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DIMENSION = 65535
 MAX_GRID = 255
-#: The smallest possible file: signature, version, a minimal header, two empty maps, CRC.
-MIN_FILE_BYTES = 3 + 1 + 1 + 1 + 1 + 3 + 1 + 1 + 2
+
+#: Version 3's layout byte (spec §4.4): an aspect code in the low nibble (0: the height is
+#: stored), a flag for stored grids and quality (else the defaults), a flag for a chunk list.
+ASPECT_MASK = 0x0F
+LAYOUT_GRIDS = 0x10
+LAYOUT_CHUNKS = 0x20
+LAYOUT_RESERVED = 0xC0
+#: Aspect codes 1-15: width : height, the height being width·h/w rounded half up (spec §4.4).
+ASPECT_RATIOS = ((1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16), (2, 1), (1, 2),
+                 (5, 4), (4, 5), (16, 10), (10, 16), (21, 9), (9, 21))
+#: Cells of the default grids (spec §4.3); the default quality is colors.DEFAULT_QUALITY.
+DEFAULT_LABEL_CELLS = 1024
+DEFAULT_COLOR_CELLS = 256
 
 CRITICAL_BIT = 0x80
 #: Chunk type 0 has no length and no payload: it ends the chunk list (spec §5).
@@ -126,6 +141,20 @@ Body = cs.Struct(
     "color_data" / cs.GreedyBytes,
 )
 
+#: Version 3 (spec §3.2): what the layout byte says is default or absent is not stored, and
+#: both maps are one stream.
+BodyV3 = cs.Struct(
+    "layout" / cs.Int8ul,
+    "width" / Dimension,
+    "height" / cs.If(cs.this.layout & ASPECT_MASK == 0, Dimension),
+    "models" / cs.Int8ul,
+    "grids" / cs.If(cs.this.layout & LAYOUT_GRIDS, cs.Struct(
+        "label_grid" / cs.Int8ul, "color_grid" / cs.Int8ul, "color_quality" / cs.Int8ul)),
+    "chunks" / cs.If(cs.this.layout & LAYOUT_CHUNKS, cs.RepeatUntil(
+        lambda chunk, _lst, _ctx: chunk["type"] == END_OF_CHUNKS, ChunkRecord)),
+    "map_data" / cs.GreedyBytes,
+)
+
 
 # --- data model ---------------------------------------------------------------------------
 
@@ -139,6 +168,49 @@ def grid_size(long_side: int, width: int, height: int) -> tuple[int, int]:
     long_img, short_img = max(width, height), min(width, height)
     short = max(1, (2 * long_side * short_img + long_img) // (2 * long_img))
     return (long_side, short) if width >= height else (short, long_side)
+
+
+def default_long_side(width: int, height: int, cells: int) -> int:
+    """Grid long side whose aspect-following grid (:func:`grid_size`) has about ``cells`` cells.
+
+    Integer-only (spec §4.3), since version 3 files rely on it: the candidates around
+    sqrt(cells·long/short), clamped to 1 .. min(255, long side); the closest cell count wins,
+    ties going to the smaller grid.
+    """
+    if width < 1 or height < 1 or cells < 1:
+        raise ValueError(f"need a positive size and cell count, got {width}x{height}, {cells}")
+    long_img, short_img = max(width, height), min(width, height)
+    limit = min(MAX_GRID, long_img)
+    guess = math.isqrt(cells * long_img // short_img)
+    best = None
+    for side in range(guess - 1, guess + 3):
+        side = min(max(side, 1), limit)
+        cols, rows = grid_size(side, width, height)
+        key = (abs(cols * rows - cells), side)
+        if best is None or key < best:
+            best = key
+    return best[1]
+
+
+@functools.lru_cache(maxsize=1024)  # a pure function of the size, asked on every open of a v3 file
+def default_grids(width: int, height: int) -> tuple[int, int, int]:
+    """(label_grid, color_grid, color_quality) that a version 3 file leaves unstored."""
+    return (default_long_side(width, height, DEFAULT_LABEL_CELLS),
+            default_long_side(width, height, DEFAULT_COLOR_CELLS), colors.DEFAULT_QUALITY)
+
+
+def aspect_height(code: int, width: int) -> int:
+    """The height aspect code ``code`` (1-15) gives an image ``width`` wide (spec §4.4)."""
+    w, h = ASPECT_RATIOS[code - 1]
+    return (2 * width * h + w) // (2 * w)
+
+
+def aspect_code(width: int, height: int) -> int:
+    """The first aspect code that gives ``height`` from ``width``, or 0 (the height is stored)."""
+    for code in range(1, len(ASPECT_RATIOS) + 1):
+        if aspect_height(code, width) == height:
+            return code
+    return 0
 
 
 class Chunk(NamedTuple):
@@ -161,8 +233,9 @@ class Chunk(NamedTuple):
 class SgcFile:
     """The content of one ``.sgc`` file.
 
-    Maps are stored coded (``label_data``, ``color_data``) and decoded on first
-    access of :attr:`label_map` / :attr:`color_map`. Ancillary chunks, known or
+    Maps are stored coded and decoded on first access of :attr:`label_map` /
+    :attr:`color_map`: two bitstreams (``label_data``, ``color_data``) in versions 1-2, one
+    stream of both (``map_data``) in version 3. Ancillary chunks, known or
     not, are kept verbatim in ``chunks`` so a rewrite preserves them. ``vocab`` is a
     registry name, or ``"custom"`` with the class list in a VOCAB chunk (:attr:`vocabulary`).
     """
@@ -178,6 +251,7 @@ class SgcFile:
     color_data: bytes
     chunks: tuple[Chunk, ...] = ()
     version: int = VERSION
+    map_data: bytes = b""
 
     @classmethod
     def _checked(cls, *values) -> SgcFile:
@@ -192,11 +266,11 @@ class SgcFile:
     def size(self) -> tuple[int, int]:
         return (self.width, self.height)
 
-    @cached_property
+    @functools.cached_property
     def label_size(self) -> tuple[int, int]:
         return grid_size(self.label_grid, self.width, self.height)
 
-    @cached_property
+    @functools.cached_property
     def color_size(self) -> tuple[int, int]:
         return grid_size(self.color_grid, self.width, self.height)
 
@@ -206,24 +280,24 @@ class SgcFile:
                 return c
         return None
 
-    @cached_property
+    @functools.cached_property
     def seed(self) -> int | None:
         """The seed chosen for this file (SEED chunk), or ``None``."""
         chunk = self.chunk(ChunkType.SEED)
         return None if chunk is None else payloads.parse_seed(chunk.data)
 
-    @cached_property
+    @functools.cached_property
     def params(self) -> DecodeParams:
         chunk = self.chunk(ChunkType.PARAMS)
         return DecodeParams() if chunk is None else payloads.parse_params(chunk.data)
 
-    @cached_property
+    @functools.cached_property
     def metadata(self) -> EssentialMetadata | None:
         """The essential metadata record (META chunk), or ``None``."""
         chunk = self.chunk(ChunkType.META)
         return None if chunk is None else EssentialMetadata.from_bytes(chunk.data)
 
-    @cached_property
+    @functools.cached_property
     def vocabulary(self) -> registry.Vocabulary:
         """The file's vocabulary: a registry entry, or the VOCAB chunk's class list (id 15)."""
         if self.vocab != registry.CUSTOM_VOCAB_NAME:
@@ -240,15 +314,26 @@ class SgcFile:
         return [names[i] for i in np.unique(self.label_map)]
 
     # -- decoded maps
-    @cached_property
+    @functools.cached_property
     def label_map(self) -> np.ndarray:
         """Class ids, shape (rows, columns), dtype uint16."""
+        if self.version >= 3:
+            return self._labels_in_stream[0]
         w, h = self.label_size
         return labels.decode(self.label_data, w, h, self.vocabulary.label_coder_key)
 
-    @cached_property
+    @functools.cached_property
+    def _labels_in_stream(self) -> tuple[np.ndarray, tuple]:
+        """Version 3: the label map and where the colour map goes on in ``map_data``."""
+        return single_stream.decode_labels(self.map_data, self.label_size, self.vocabulary.label_coder_key)
+
+    @functools.cached_property
     def color_map(self) -> np.ndarray:
         """RGB colours, shape (rows, columns, 3), dtype uint8."""
+        if self.version >= 3:
+            ids, after = self._labels_in_stream
+            return single_stream.decode_colors(self.map_data, self.color_size, self.color_quality, ids,
+                                               after)
         w, h = self.color_size
         # Version 2 codes the colours given the label map (spec/sgc-coding.md §6).
         return colors.decode(self.color_data, w, h, self.color_quality, version=self.version,
@@ -278,15 +363,19 @@ class SgcFile:
 
     def chunk_table(self) -> list[dict]:
         """Byte accounting per part of the file, for ``sgc info`` (computed, not built)."""
-        header = (4 + len(varint_bytes(self.width, 3)) + len(varint_bytes(self.height, 3)) + 4
-                  + 1 + len(varint_bytes(len(self.label_data), 4)))
-        return [
-            {"type": "header", "bytes": header},
-            *({"type": chunk_name(c.type), "bytes": c.encoded_size} for c in self.chunks),
-            {"type": "labels", "bytes": len(self.label_data)},
-            {"type": "colors", "bytes": len(self.color_data)},
-            {"type": "crc", "bytes": 2},
-        ]
+        chunks = [{"type": chunk_name(c.type), "bytes": c.encoded_size} for c in self.chunks]
+        if self.version >= 3:
+            layout = _layout(self)
+            header = (5 + len(varint_bytes(self.width, 3)) + 1
+                      + (0 if layout & ASPECT_MASK else len(varint_bytes(self.height, 3)))
+                      + (3 if layout & LAYOUT_GRIDS else 0) + (1 if self.chunks else 0))
+            maps = [{"type": "maps", "bytes": len(self.map_data)}]
+        else:
+            header = (4 + len(varint_bytes(self.width, 3)) + len(varint_bytes(self.height, 3)) + 4
+                      + 1 + len(varint_bytes(len(self.label_data), 4)))
+            maps = [{"type": "labels", "bytes": len(self.label_data)},
+                    {"type": "colors", "bytes": len(self.color_data)}]
+        return [{"type": "header", "bytes": header}, *chunks, *maps, {"type": "crc", "bytes": 2}]
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(SgcFile))
@@ -350,53 +439,95 @@ def _check_prefix(data: bytes) -> None:
         raise TruncatedFileError("file ends before it has room for a CRC")
 
 
+def _read_header(data: bytes, end: int) -> tuple[tuple, int, bool]:
+    """The header fields (layout, width, height, models, label_grid, color_grid, quality), where
+    the chunk list starts, and whether there is one. Version 3 leaves out what its layout byte
+    says is implied (``None`` here); versions 1-2 have no layout byte (``None``)."""
+    if data[3] < 3:
+        width, pos = read_varint(data, 4, end, 3, "width")
+        height, pos = read_varint(data, pos, end, 3, "height")
+        if end - pos < 4:
+            raise TruncatedFileError("file ends inside its header")
+        return (None, width, height, data[pos], data[pos + 1], data[pos + 2], data[pos + 3]), pos + 4, True
+    if end <= 4:
+        raise TruncatedFileError("file ends before its layout byte")
+    layout = data[4]
+    width, pos = read_varint(data, 5, end, 3, "width")
+    height = None
+    if not layout & ASPECT_MASK:
+        height, pos = read_varint(data, pos, end, 3, "height")
+    grids = layout & LAYOUT_GRIDS
+    if end - pos < (4 if grids else 1):
+        raise TruncatedFileError("file ends inside its header")
+    if grids:
+        return ((layout, width, height, data[pos], data[pos + 1], data[pos + 2], data[pos + 3]), pos + 4,
+                bool(layout & LAYOUT_CHUNKS))
+    return (layout, width, height, data[pos], None, None, None), pos + 1, bool(layout & LAYOUT_CHUNKS)
+
+
 def _read_body(data: bytes, end: int, partial: bool) -> tuple:
-    """Step 5 of spec §7, one pass over ``data[4:end]``: header, chunks, label length.
+    """Step 5 of spec §7, one pass over ``data[4:end]``: header, chunks, the maps' bytes.
 
     The first problem in byte order wins. ``partial`` (for :func:`salvage`) keeps whatever
     was read before a problem after the header instead of raising.
     """
-    width, pos = read_varint(data, 4, end, 3, "width")
-    height, pos = read_varint(data, pos, end, 3, "height")
-    if end - pos < 4:
-        raise TruncatedFileError("file ends inside its header")
-    header = (width, height, data[pos], data[pos + 1], data[pos + 2], data[pos + 3])
-    pos += 4
+    header, pos, has_chunks = _read_header(data, end)
     found: list[Chunk] = []
-    label_data = color_data = b""
+    maps = (b"", b"", b"")  # label_data, color_data (versions 1-2); map_data (version 3)
     try:
-        previous = END_OF_CHUNKS
-        while True:
-            if pos >= end:
-                raise TruncatedFileError("file ends before the end-of-chunks marker")
-            type_ = data[pos]
-            if type_ == END_OF_CHUNKS:
-                break
-            if type_ <= previous:
-                raise InvalidFieldError("chunks must appear in strictly ascending type order")
-            previous = type_
-            n, pos = read_varint(data, pos + 1, end, 4, "chunk length")
+        if has_chunks:
+            pos = _read_chunks(data, pos, end, found)
+        if data[3] >= 3:
+            maps = (b"", b"", data[pos:end])
+        else:
+            n, pos = read_varint(data, pos, end, 4, "label length")
             if n > end - pos:
-                raise TruncatedFileError(f"chunk 0x{type_:02x} declares {n} bytes past the CRC")
-            found.append(Chunk(type_, data[pos:pos + n]))
-            pos += n
-        n, pos = read_varint(data, pos + 1, end, 4, "label length")
-        if n > end - pos:
-            raise TruncatedFileError(f"label bitstream declares {n} bytes past the CRC")
-        label_data, color_data = data[pos:pos + n], data[pos + n:end]
+                raise TruncatedFileError(f"label bitstream declares {n} bytes past the CRC")
+            maps = (data[pos:pos + n], data[pos + n:end], b"")
     except SgcFormatError:
         if not partial:
             raise
-    return header, tuple(found), label_data, color_data
+    return header, tuple(found), maps
 
 
-def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data: bytes,
-               color_data: bytes) -> SgcFile:
+def _read_chunks(data: bytes, pos: int, end: int, found: list[Chunk]) -> int:
+    """Chunks into ``found`` up to the end-of-chunks marker; returns the position after it."""
+    previous = END_OF_CHUNKS
+    while True:
+        if pos >= end:
+            raise TruncatedFileError("file ends before the end-of-chunks marker")
+        type_ = data[pos]
+        if type_ == END_OF_CHUNKS:
+            if not found and data[3] >= 3:
+                raise InvalidFieldError("the layout byte announces chunks, but the list is empty")
+            return pos + 1
+        if type_ <= previous:
+            raise InvalidFieldError("chunks must appear in strictly ascending type order")
+        previous = type_
+        n, pos = read_varint(data, pos + 1, end, 4, "chunk length")
+        if n > end - pos:
+            raise TruncatedFileError(f"chunk 0x{type_:02x} declares {n} bytes past the CRC")
+        found.append(Chunk(type_, data[pos:pos + n]))
+        pos += n
+
+
+def _validated(version: int, header: tuple, found: tuple[Chunk, ...], maps: tuple) -> SgcFile:
     """Step 7 of spec §7 (after the CRC, step 6): field semantics in field order, then chunks."""
-    width, height, models, label_grid, color_grid, quality = header
-    for name, value in (("width", width), ("height", height)):
-        if not 1 <= value <= MAX_DIMENSION:
-            raise InvalidFieldError(f"{name} {value} outside 1..{MAX_DIMENSION}")
+    layout, width, height, models, label_grid, color_grid, quality = header
+    if layout is not None and layout & LAYOUT_RESERVED:
+        raise InvalidFieldError(f"layout byte 0x{layout:02x} sets reserved bits")
+    if not 1 <= width <= MAX_DIMENSION:
+        raise InvalidFieldError(f"width {width} outside 1..{MAX_DIMENSION}")
+    if height is None:
+        height = aspect_height(layout & ASPECT_MASK, width)
+        if not 1 <= height <= MAX_DIMENSION:
+            raise InvalidFieldError(f"aspect code {layout & ASPECT_MASK} gives height {height}, "
+                                    f"outside 1..{MAX_DIMENSION}")
+    elif not 1 <= height <= MAX_DIMENSION:
+        raise InvalidFieldError(f"height {height} outside 1..{MAX_DIMENSION}")
+    elif layout is not None and aspect_code(width, height):
+        raise InvalidFieldError(f"height {height} must be given by aspect code {aspect_code(width, height)}, "
+                                "not stored")
     vocab_id = models >> 4
     custom = vocab_id == registry.CUSTOM_VOCAB_ID
     vocab = registry.CUSTOM_VOCAB_NAME if custom else _VOCAB_NAMES.get(vocab_id)
@@ -407,12 +538,17 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data
         raise InvalidFieldError(f"unknown decoder profile id {models & 0x0F}")
     if profile.vocab is not None and profile.vocab != vocab:
         raise InvalidFieldError(f"profile {profile.name} cannot decode vocabulary {vocab}")
-    grid_limit = MAX_GRID if width > MAX_GRID or height > MAX_GRID else max(width, height)
-    for name, value in (("label_grid", label_grid), ("color_grid", color_grid)):
-        if not 1 <= value <= grid_limit:
-            raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
-    if quality >= colors.QUALITY_LEVELS:
-        raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
+    if label_grid is None:
+        label_grid, color_grid, quality = default_grids(width, height)
+    else:
+        grid_limit = MAX_GRID if width > MAX_GRID or height > MAX_GRID else max(width, height)
+        for name, value in (("label_grid", label_grid), ("color_grid", color_grid)):
+            if not 1 <= value <= grid_limit:
+                raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
+        if quality >= colors.QUALITY_LEVELS:
+            raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
+        if layout is not None and (label_grid, color_grid, quality) == default_grids(width, height):
+            raise InvalidFieldError("the grids and quality are the defaults: they must not be stored")
     # Absent chunks and the grids are answered now, so the properties never compute them:
     # on Python 3.11 each first cached_property access takes a lock, a third of an open.
     parsed = {"seed": None, "params": _NO_PARAMS, "metadata": None,
@@ -429,8 +565,9 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], label_data
         raise InvalidFieldError("a VOCAB chunk belongs with vocabulary 15 (custom), and only there")
     if custom:
         parsed["vocabulary"] = registry.CustomVocabulary.from_names(parsed["vocabulary"])
+    label_data, color_data, map_data = maps
     sgc = SgcFile._checked(width, height, vocab, profile.name, label_grid, color_grid, quality,
-                           label_data, color_data, found, version)
+                           label_data, color_data, found, version, map_data)
     sgc.__dict__.update(parsed)  # the cached_property values, already parsed
     return sgc
 
@@ -444,15 +581,22 @@ def salvage(data: bytes) -> SgcFile:
     """
     data = bytes(data[:MAX_FILE_BYTES])
     _check_prefix(data)
-    header, found, label_data, color_data = _read_body(data, len(data), partial=True)
-    color_data = color_data[:-2]
+    header, found, (label_data, color_data, map_data) = _read_body(data, len(data), partial=True)
+    maps = (label_data, color_data[:-2], map_data[:-2])
     try:
-        return _validated(data[3], header, found, label_data, color_data)
+        return _validated(data[3], header, found, maps)
     except InvalidFieldError:  # a damaged chunk: keep the header and maps
-        return _validated(data[3], header, (), label_data, color_data)
+        return _validated(data[3], header, (), maps)
 
 
 # --- building -----------------------------------------------------------------------------
+
+
+def _layout(sgc: SgcFile) -> int:
+    """Version 3's layout byte for ``sgc``: store only what is not implied (spec §4.4)."""
+    grids = (sgc.label_grid, sgc.color_grid, sgc.color_quality) != default_grids(sgc.width, sgc.height)
+    return (aspect_code(sgc.width, sgc.height) | (LAYOUT_GRIDS if grids else 0)
+            | (LAYOUT_CHUNKS if sgc.chunks else 0))
 
 
 def build(sgc: SgcFile) -> bytes:
@@ -462,18 +606,24 @@ def build(sgc: SgcFile) -> bytes:
         raise ValueError("chunks must have distinct types 1..255 in ascending order")
     if sgc.version not in SUPPORTED_VERSIONS:
         raise ValueError(f"version {sgc.version} is not one of {SUPPORTED_VERSIONS}")
-    vocab_id = sgc.vocabulary.id
-    body = Body.build(dict(
-        header=dict(
-            width=sgc.width, height=sgc.height,
-            models=vocab_id << 4 | registry.profile(sgc.profile).id,
-            label_grid=sgc.label_grid, color_grid=sgc.color_grid,
-            color_quality=sgc.color_quality,
-        ),
-        chunks=[*(dict(type=c.type, data=c.data) for c in sgc.chunks),
-                dict(type=END_OF_CHUNKS, data=None)],
-        label_data=sgc.label_data, color_data=sgc.color_data,
-    ))
+    if (sgc.label_data or sgc.color_data) if sgc.version >= 3 else sgc.map_data:
+        raise ValueError("version 3 keeps both maps in map_data, versions 1-2 in label_data and color_data")
+    models = sgc.vocabulary.id << 4 | registry.profile(sgc.profile).id
+    chunks = [*(dict(type=c.type, data=c.data) for c in sgc.chunks), dict(type=END_OF_CHUNKS, data=None)]
+    if sgc.version >= 3:
+        layout = _layout(sgc)
+        body = BodyV3.build(dict(
+            layout=layout, width=sgc.width, height=sgc.height, models=models,
+            grids=dict(label_grid=sgc.label_grid, color_grid=sgc.color_grid,
+                       color_quality=sgc.color_quality),
+            chunks=chunks, map_data=sgc.map_data,
+        ))
+    else:
+        body = Body.build(dict(
+            header=dict(width=sgc.width, height=sgc.height, models=models, label_grid=sgc.label_grid,
+                        color_grid=sgc.color_grid, color_quality=sgc.color_quality),
+            chunks=chunks, label_data=sgc.label_data, color_data=sgc.color_data,
+        ))
     head = SIGNATURE + bytes([sgc.version]) + body
     return head + crc16(head).to_bytes(2, "little")
 

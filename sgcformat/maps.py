@@ -21,37 +21,16 @@ of ~10-20 ms.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from .coding.rangecoder import native_coder
-from .container import MAX_GRID, grid_size
+from .container import DEFAULT_COLOR_CELLS, DEFAULT_LABEL_CELLS, MAX_GRID, default_long_side
 from .errors import VocabularyError
 
-#: About the paper's cell counts: a 32×32 label map and a 16×16 colour map at 512×512.
-DEFAULT_LABEL_CELLS = 1024
-DEFAULT_COLOR_CELLS = 256
-
-
-def default_long_side(width: int, height: int, cells: int) -> int:
-    """Grid long side whose aspect-following grid (:func:`grid_size`) has about ``cells`` cells.
-
-    Clamped to ``1 .. min(255, long side of the image)``; ties between two
-    candidates go to the smaller grid.
-    """
-    if width < 1 or height < 1 or cells < 1:
-        raise ValueError(f"need a positive size and cell count, got {width}x{height}, {cells}")
-    limit = min(MAX_GRID, max(width, height))
-    guess = math.sqrt(cells * max(width, height) / min(width, height))
-    best = None
-    for side in range(max(1, math.floor(guess) - 1), math.ceil(guess) + 2):
-        side = min(side, limit)
-        cols, rows = grid_size(side, width, height)
-        key = (abs(cols * rows - cells), side)
-        if best is None or key < best:
-            best = key
-    return best[1]
+# The default grids (about the paper's cell counts: a 32×32 label map and a 16×16 colour map at
+# 512×512) are a format rule since version 3 leaves them unstored (spec §4.3).
+__all__ = ["DEFAULT_COLOR_CELLS", "DEFAULT_LABEL_CELLS", "color_map", "default_long_side", "label_map"]
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,7 +8,7 @@ from PIL import Image
 
 import sgcformat
 from sgcformat import codec
-from sgcformat.coding import colors
+from sgcformat.coding import stream
 from sgcformat.container import parse
 from sgcformat.errors import BitstreamError, BudgetError, MapShapeError, VocabularyError
 
@@ -116,16 +116,20 @@ def test_preview_has_requested_size_and_follows_colours(scene):
     assert top[2] > top[1] > top[0]
 
 
-def test_files_are_version_2_with_colours_given_the_label_map(scene):
-    """encode() writes the newest bitstream; its colours decode only with the file's label map."""
+def test_files_are_version_3_one_stream_with_colours_given_the_label_map(scene):
+    """encode() writes the newest version: one stream, whose colours go on after the label map
+    and decode only given it."""
     image, label_png = scene
     sgc = parse(sgcformat.encode(image, labels=label_png, vocab="coco-stuff-182").to_bytes())
-    assert sgc.version == 2
-    w, h = sgc.color_size
-    given = colors.decode(sgc.color_data, w, h, sgc.color_quality, version=2, labels=sgc.label_map)
+    assert sgc.version == 3 and sgc.map_data and not sgc.label_data and not sgc.color_data
+    ids, after = stream.decode_labels(sgc.map_data, sgc.label_size, "coco-stuff-182")
+    np.testing.assert_array_equal(ids, sgc.label_map)
+    given = stream.decode_colors(sgc.map_data, sgc.color_size, sgc.color_quality, ids, after)
     np.testing.assert_array_equal(sgc.color_map, given)
+    assert len(np.unique(ids)) > 1
     try:
-        as_v1 = colors.decode(sgc.color_data, w, h, sgc.color_quality, version=1)
+        other = stream.decode_colors(sgc.map_data, sgc.color_size, sgc.color_quality, np.zeros_like(ids),
+                                     after)
     except BitstreamError:
-        as_v1 = None
-    assert as_v1 is None or not np.array_equal(as_v1, given)
+        other = None
+    assert other is None or not np.array_equal(other, given)

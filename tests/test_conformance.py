@@ -38,16 +38,31 @@ REQUIRED = [
     ("varint at most n bytes", chunks, "read_varint",
      'raise InvalidFieldError(f"{what} varint longer', 'return value, pos  # ('),
     ("varint minimal", chunks, "read_varint", "if byte == 0 and i:", "if False:"),
-    ("header bytes present", container, "_read_body", "if end - pos < 4:", "if False:"),
-    ("end-of-chunks marker present", container, "_read_body",
-     "            if pos >= end:\n                raise", "            if False:\n                raise"),
-    ("chunk order strictly ascending", container, "_read_body", "if type_ <= previous:", "if False:"),
+    ("header bytes present", container, "_read_header", "if end - pos < 4:", "if False:"),
+    ("v3 header bytes present", container, "_read_header", "if end - pos < (4 if grids else 1):",
+     "if False:"),
+    ("end-of-chunks marker present", container, "_read_chunks",
+     "        if pos >= end:\n            raise", "        if False:\n            raise"),
+    ("chunk order strictly ascending", container, "_read_chunks", "if type_ <= previous:", "if False:"),
+    ("v3 announced chunk list not empty", container, "_read_chunks", "if not found and data[3] >= 3:",
+     "if False:"),
     ("label length within the file", container, "_read_body",
-     "        if n > end - pos:\n            raise TruncatedFileError(f\"label",
-     "        if False:\n            raise TruncatedFileError(f\"label"),
+     "            if n > end - pos:\n                raise TruncatedFileError(f\"label",
+     "            if False:\n                raise TruncatedFileError(f\"label"),
     ("CRC-16", container, "parse", "if crc16(", "if False and crc16("),
-    ("width and height range", container, "_validated",
-     "if not 1 <= value <= MAX_DIMENSION:", "if False:"),
+    ("v3 layout reserved bits", container, "_validated",
+     "if layout is not None and layout & LAYOUT_RESERVED:", "if False:"),
+    ("width range", container, "_validated", "if not 1 <= width <= MAX_DIMENSION:", "if False:"),
+    ("v3 aspect-coded height range", container, "_validated",
+     "        if not 1 <= height <= MAX_DIMENSION:\n            raise InvalidFieldError(f\"aspect",
+     "        if False:\n            raise InvalidFieldError(f\"aspect"),
+    ("stored height range", container, "_validated", "elif not 1 <= height <= MAX_DIMENSION:",
+     "elif False:"),
+    ("v3 height stored only when no aspect code gives it", container, "_validated",
+     "elif layout is not None and aspect_code(width, height):", "elif False:"),
+    ("v3 grids stored only when not the defaults", container, "_validated",
+     "if layout is not None and (label_grid, color_grid, quality) == default_grids(width, height):",
+     "if False:"),
     ("vocabulary id known", container, "_validated",
      "if vocab is None:", "vocab = vocab or 'coco-stuff-182'\n    if False:"),
     ("profile id known", container, "_validated",
@@ -111,6 +126,8 @@ IMPLIED = [
      "if False:"),
     ("room for the CRC (§7 step 4): a 4- or 5-byte file also ends inside its width", container,
      "_check_prefix", "if n < 6:", "if False:"),
+    ("v3 layout byte present (§7 step 5): a file that ends before it also ends inside its width",
+     container, "_read_header", "if end <= 4:", "if False:"),
 ]
 
 
@@ -167,6 +184,28 @@ def test_misreading_ignore_the_implied_candidate(monkeypatch):
     """Coding §3.3 step 4 read as 'every candidate costs a bit'."""
     _install(monkeypatch, labels, "_code_cells",
              "implied = len(cands) - 1 if len(cands) == k else len(cands)", "implied = len(cands)")
+    assert _failing_vectors()
+
+
+def test_misreading_colours_start_a_fresh_decoder_in_version_3(monkeypatch):
+    """Coding §7: the colour map goes on in the label map's decoder, it does not start over."""
+    _install(monkeypatch, colors, "decode", "coder = _BandCoder(Decoder(data, after), base, version)",
+             "coder = _BandCoder(Decoder(data), base, version)")
+    assert _failing_vectors()
+
+
+def test_misreading_mirror_after_transposing_back(monkeypatch):
+    """Coding §3.3: the decoder undoes the mirror first, then the transposition."""
+    mirror = "        if mirror:\n            local = local[:, ::-1]\n"
+    transpose = "        if transpose:\n            local = local.T\n"
+    _install(monkeypatch, labels, "_decode", mirror + transpose, transpose + mirror)
+    assert _failing_vectors()
+
+
+def test_misreading_aspect_height_rounded_down(monkeypatch):
+    """Spec §4.4: the height of an aspect code rounds half up, not down."""
+    _install(monkeypatch, container, "aspect_height", "return (2 * width * h + w) // (2 * w)",
+             "return width * h // w")
     assert _failing_vectors()
 
 

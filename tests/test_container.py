@@ -112,7 +112,7 @@ def test_non_minimal_varint_rejected():
 @pytest.mark.parametrize(
     ("data", "error"),
     [(b"", BadSignatureError), (b"S", TruncatedFileError), (b"SGC", TruncatedFileError),
-     (b"PNG\x01rest", BadSignatureError), (b"SGC\x03" + bytes(20), UnsupportedVersionError),
+     (b"PNG\x01rest", BadSignatureError), (b"SGC\x04" + bytes(20), UnsupportedVersionError),
      (b"\x89PNG\r\n\x1a\n", BadSignatureError)],
 )
 def test_signature_and_version(data, error):
@@ -203,21 +203,35 @@ def _grammar_read(data: bytes):
     """
     stream = io.BytesIO(data[4:-2])
     payload = cs.Prefixed(container.Length, cs.GreedyBytes)
+    v3 = data[3] >= 3
     try:
-        h = container.Header.parse_stream(stream)
+        if v3:  # the grammar's fields up to the chunks, each one parsed on its own
+            layout = cs.Int8ul.parse_stream(stream)
+            width = container.Dimension.parse_stream(stream)
+            height = None if layout & container.ASPECT_MASK else container.Dimension.parse_stream(stream)
+            models = cs.Int8ul.parse_stream(stream)
+            grids = (tuple(cs.Int8ul[3].parse_stream(stream)) if layout & container.LAYOUT_GRIDS
+                     else (None, None, None))
+            header = (layout, width, height, models, *grids)
+            has_chunks = bool(layout & container.LAYOUT_CHUNKS)
+        else:
+            h = container.Header.parse_stream(stream)
+            header = (None, h.width, h.height, h.models, h.label_grid, h.color_grid, h.color_quality)
+            has_chunks = True
         found, previous = [], 0
-        while (type_ := cs.Int8ul.parse_stream(stream)) != container.END_OF_CHUNKS:
+        while has_chunks and (type_ := cs.Int8ul.parse_stream(stream)) != container.END_OF_CHUNKS:
             if type_ <= previous:
                 return InvalidFieldError
             previous = type_
             found.append(Chunk(type_, payload.parse_stream(stream)))
-        label_data = payload.parse_stream(stream)
+        if v3 and has_chunks and not found:
+            return InvalidFieldError
+        maps = (b"", b"", stream.read()) if v3 else (payload.parse_stream(stream), stream.read(), b"")
     except cs.StreamError:
         return TruncatedFileError
     except InvalidFieldError:
         return InvalidFieldError
-    return ((h.width, h.height, h.models, h.label_grid, h.color_grid, h.color_quality),
-            tuple(found), label_data, stream.read())
+    return header, tuple(found), maps
 
 
 def _hand_read(data: bytes):
@@ -320,11 +334,14 @@ def test_read_limited_reads_a_growing_file_to_the_limit(tmp_path):
 
 
 def test_versions():
-    assert container.SUPPORTED_VERSIONS == (1, 2)
+    assert container.SUPPORTED_VERSIONS == (1, 2, 3)
     for version in container.SUPPORTED_VERSIONS:
-        again = parse(build(sample(version=version)))
+        maps = dict(label_data=b"", color_data=b"", map_data=bytes(range(1, 60))) if version == 3 else {}
+        again = parse(build(sample(version=version, **maps)))
         assert again.version == version
-    with pytest.raises(ValueError, match="version 3"):
+    with pytest.raises(ValueError, match="version 4"):
+        build(sample(version=4))
+    with pytest.raises(ValueError, match="map_data"):
         build(sample(version=3))
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sgcformat import maps
-from sgcformat.coding import colors, labels, rangecoder
+from sgcformat.coding import colors, labels, rangecoder, stream
 from sgcformat.coding.rangecoder import Encoder
 from sgcformat.container import grid_size, read
 from sgcformat.errors import BitstreamError, VocabularyError
@@ -68,6 +68,11 @@ def _both(decode, *args):
 def test_spec_vectors_decode_identically(path):
     sgc = read(path)
     (lw, lh), (cw, ch) = sgc.label_size, sgc.color_size
+    if sgc.version >= 3:
+        native, reference = _both(_stream_maps, sgc.map_data, sgc.label_size, sgc.color_size,
+                                  sgc.vocabulary.label_coder_key, sgc.color_quality)
+        assert native == reference and native[1] == (lw * lh + cw * ch * 3,)
+        return
     native, reference = _both(labels.decode, sgc.label_data, lw, lh, sgc.vocabulary.label_coder_key)
     assert native == reference and native[0] == np.dtype(np.uint16).str
     given = sgc.label_map if sgc.version >= 2 else None
@@ -301,7 +306,14 @@ def _plain_payload(ids, vocab) -> bytes:
                          ids=lambda p: p.stem)
 def test_spec_vectors_encode_to_their_payload(path):
     sgc = read(path)
-    payload = _check(sgc.label_map, sgc.vocabulary.label_coder_key)
+    key = sgc.vocabulary.label_coder_key
+    if sgc.version >= 3:  # the label coder's open state, then the whole stream
+        with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": ""}):
+            native = labels.encode_open(sgc.label_map, key)
+        with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": "1"}):
+            assert labels.encode_open(sgc.label_map, key) == native
+        return
+    payload = _check(sgc.label_map, key)
     if path.stem not in NOT_ENCODER_OUTPUT:
         assert payload == sgc.label_data
 
@@ -452,3 +464,77 @@ def test_native_colour_encoder_rejects_bad_tables():
         NATIVE.encode_colors(*args, np.zeros(4, np.uint16).tobytes(), 2, 2, 1)
     with pytest.raises(ValueError, match="encode_colors"):
         NATIVE.encode_colors(rgb[:1], *args[1:])
+
+
+# -- file version 3: one stream for both maps (coding §7) ------------------------------------
+
+
+def _stream_maps(data: bytes, label_size, color_size, vocab, quality) -> np.ndarray:
+    """Both maps of a version 3 stream, flattened into one array (for :func:`_both`)."""
+    ids, after = stream.decode_labels(data, label_size, vocab)
+    rgb = stream.decode_colors(data, color_size, quality, ids, after)
+    return np.concatenate([ids.ravel().astype(np.int32), rgb.ravel().astype(np.int32)])
+
+
+@needs_native
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 6), st.integers(1, 4),
+       st.integers(0, 2**32 - 1), st.integers(0, 18), st.sampled_from(VOCABS))
+def test_version_3_stream_native_equals_reference(cols, rows, k, block, seed, quality, vocab):
+    rng = np.random.default_rng(seed)
+    size = vocab if isinstance(vocab, int) else vocabulary(vocab).size
+    classes = rng.choice(size, min(k, size), replace=False)
+    ids = classes[rng.integers(0, len(classes), (-(-rows // block), -(-cols // block)))]
+    ids = np.kron(ids, np.ones((block, block), dtype=ids.dtype))[:rows, :cols]
+    cw, ch = grid_size(max(1, max(cols, rows) // 2), cols, rows)
+    rgb = rng.integers(0, 256, (ch, cw, 3), dtype=np.uint8)
+    with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": ""}):
+        native_state, native = labels.encode_open(ids, vocab), stream.encode(ids, vocab, rgb, quality)
+    with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": "1"}):
+        reference_state, reference = labels.encode_open(ids, vocab), stream.encode(ids, vocab, rgb, quality)
+    assert native_state == reference_state  # the label coder hands over the same open encoder
+    assert native == reference
+    native_out, reference_out = _both(_stream_maps, native, (cols, rows), (cw, ch), vocab, quality)
+    assert native_out == reference_out
+    assert np.array_equal(np.frombuffer(native_out[2], np.int32)[:ids.size], ids.ravel())
+
+
+@needs_native
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=80), st.integers(1, 30), st.integers(1, 30), st.integers(0, 18))
+def test_version_3_stream_decoders_agree_on_any_bytes(data, cols, rows, quality):
+    cw, ch = grid_size(max(1, max(cols, rows) // 3), cols, rows)
+    native, reference = _both(_stream_maps, data, (cols, rows), (cw, ch), "camvid-11", quality)
+    assert native == reference
+
+
+def _forced_length(ids, vocab, orientation) -> int:
+    """Bytes of the label map alone coded in one (mirror, transpose) orientation (the reference
+    coder: the native one makes its choice inside)."""
+    with (mock.patch.object(labels, "_orientations", lambda version, several: [orientation]),
+          mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": "1"})):
+        return len(Encoder(labels.encode_open(ids, vocab)).finish())
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["native", "reference"])
+def test_version_3_keeps_the_shortest_orientation(pure):
+    """The encoder codes the four orientations of coding §3.3 and keeps the shortest (the first
+    on ties); the stream's mirror and transpose bits say which, and the decoder turns it back."""
+    rng = np.random.default_rng(5)
+    chosen = []
+    with mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": "1" if pure else ""}):
+        for _ in range(12):
+            rows, cols = rng.integers(6, 24, 2)
+            blocks = rng.integers(0, 4, (rows // 3 + 1, cols // 2 + 1))
+            ids = np.kron(blocks, np.ones((3, 2), int))[:rows, :cols]
+            orientations = [(m, t) for t in (False, True) for m in (False, True)]
+            lengths = [_forced_length(ids, 11, o) for o in orientations]
+            data = stream.encode(ids, 11, np.zeros((3, 3, 3), np.uint8), 8)
+            decoded, _ = stream.decode_labels(data, (cols, rows), 11)
+            np.testing.assert_array_equal(decoded, ids)
+            dec = rangecoder.Decoder(data)
+            labels._decode_class_set(dec, 11, None)
+            bits = (bool(rangecoder.decode_bypass(dec, 1)), bool(rangecoder.decode_bypass(dec, 1)))
+            assert bits == orientations[lengths.index(min(lengths))]
+            chosen.append(bits)
+    assert any(t for _, t in chosen) and not all(t for _, t in chosen)

@@ -55,8 +55,10 @@ def check_valid(record: dict, data: bytes) -> None:
     assert list(sgc.label_size) == record["label_size"]
     assert list(sgc.color_size) == record["color_size"]
     assert [{"type": c.type, "data_hex": c.data.hex()} for c in sgc.chunks] == record["chunks"]
+    assert (data[4] if sgc.version >= 3 else None) == record["layout"]
     assert sgc.label_data.hex() == record["label_data_hex"]
     assert sgc.color_data.hex() == record["color_data_hex"]
+    assert sgc.map_data.hex() == record["map_data_hex"]
     params = record["params"]
     expected = (None, None, None) if params is None else (
         params["steps"] or None, params["strength_percent"] / 100 or None,

@@ -294,6 +294,85 @@ static PyObject *re_finish(RangeEncoder *e)
     return payload;
 }
 
+/* ---- coding §7: one stream for both maps (version 3) ---------------------------------------
+ * The label coder hands its open state to the colour coder through Python as plain tuples:
+ * decoder (pos, range, code), encoder (low, range, cache, cache_size, bytes so far). */
+
+static PyObject *rd_state(const RangeDecoder *d)
+{
+    return Py_BuildValue("(nkk)", d->pos, (unsigned long)d->range, (unsigned long)d->code);
+}
+
+/* Continue a stream at a state rd_state returned; -1 with ValueError if it cannot be one. */
+static int rd_resume(RangeDecoder *d, const uint8_t *data, Py_ssize_t len, const uint8_t *shifts,
+                     PyObject *state)
+{
+    unsigned long range, code;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(state, "nkk;decoder state: (pos, range, code)", &pos, &range, &code))
+        return -1;
+    if (pos < 4 || range < TOP || range > 0xFFFFFFFFul || code >= range) {
+        PyErr_SetString(PyExc_ValueError, "decoder state: not a state of a range decoder");
+        return -1;
+    }
+    *d = (RangeDecoder){.data = data, .len = len, .pos = pos, .range = (uint32_t)range,
+                        .code = (uint32_t)code};
+    memcpy(d->shifts, shifts, N_SHIFTS);
+    return 0;
+}
+
+static PyObject *re_state(const RangeEncoder *e)
+{
+    if (e->no_memory)
+        return PyErr_NoMemory();
+    return Py_BuildValue("(Kkkny#)", (unsigned long long)e->low, (unsigned long)e->range,
+                         (unsigned long)e->cache, e->cache_size, e->out ? (const char *)e->out : "", e->len);
+}
+
+/* Continue a stream at a state re_state returned; -1 with ValueError or MemoryError set. */
+static int re_resume(RangeEncoder *e, const uint8_t *shifts, PyObject *state)
+{
+    unsigned long long low;
+    unsigned long range, cache;
+    Py_ssize_t cache_size, len;
+    const char *out;
+    re_init(e, shifts);
+    if (!PyArg_ParseTuple(state, "Kkkny#;encoder state: (low, range, cache, cache_size, out)", &low,
+                          &range, &cache, &cache_size, &out, &len))
+        return -1;
+    if (low >> 33 || range < TOP || range > 0xFFFFFFFFul || cache > 0xFF || cache_size < 1 || len < 0) {
+        PyErr_SetString(PyExc_ValueError, "encoder state: not a state of a range encoder");
+        return -1;
+    }
+    e->low = low;
+    e->range = (uint32_t)range;
+    e->cache = (uint8_t)cache;
+    e->cache_size = cache_size;
+    for (Py_ssize_t i = 0; i < len; i++)
+        re_output(e, (uint8_t)out[i]);
+    if (e->no_memory) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The length re_finish would give e, leaving e open (a finished copy). -1 with an error set. */
+static Py_ssize_t re_finished_length(const RangeEncoder *e)
+{
+    RangeEncoder copy = *e;
+    copy.out = NULL;
+    copy.len = copy.cap = 0;
+    for (Py_ssize_t i = 0; i < e->len; i++)
+        re_output(&copy, e->out[i]);
+    PyObject *payload = re_finish(&copy);
+    if (!payload)
+        return -1;
+    Py_ssize_t n = PyBytes_GET_SIZE(payload);
+    Py_DECREF(payload);
+    return n;
+}
+
 /* Initial contexts from (p, n) uint16 pairs handed in by Python; ValueError if one is invalid. */
 static int load_contexts(Context *out, const char *pairs, Py_ssize_t pairs_len, Py_ssize_t count,
                          const char *what)
@@ -357,11 +436,12 @@ static void free_label_tables(LabelTables *t)
 }
 
 /* Check the arguments shared by encode_labels and decode_labels into t; -1 with ValueError or
- * MemoryError set (free_label_tables either way). */
+ * MemoryError set (free_label_tables either way). Version 3 may code the map transposed (§3.3),
+ * so its padded grid has room for either orientation. */
 static int load_label_tables(LabelTables *t, Py_ssize_t width, Py_ssize_t height, Py_ssize_t vocab,
                              const char *prior, Py_ssize_t prior_len, const char *match_init,
                              Py_ssize_t match_len, const char *rank_init, Py_ssize_t rank_len,
-                             const char *shifts, Py_ssize_t shifts_len)
+                             const char *shifts, Py_ssize_t shifts_len, int version)
 {
     *t = (LabelTables){.shifts = (const uint8_t *)shifts};
     if (vocab < 1 || vocab > 65535) {
@@ -374,9 +454,21 @@ static int load_label_tables(LabelTables *t, Py_ssize_t width, Py_ssize_t height
     }
     if (check_shifts(shifts_len) < 0)
         return -1;
+    if (version != 1 && version != 3) {
+        PyErr_Format(PyExc_ValueError, "label bitstream version must be 1 or 3, got %d", version);
+        return -1;
+    }
     t->cells = checked_cells(height + PAD_TOP, width + PAD_LEFT + PAD_RIGHT, 1, sizeof(int32_t));
     if (t->cells < 0)
         return -1;
+    if (version == 3) {
+        Py_ssize_t transposed = checked_cells(width + PAD_TOP, height + PAD_LEFT + PAD_RIGHT, 1,
+                                              sizeof(int32_t));
+        if (transposed < 0)
+            return -1;
+        if (transposed > t->cells)
+            t->cells = transposed;
+    }
     t->match = PyMem_Malloc(N_MATCH * sizeof(Context));
     if (!t->match) {
         PyErr_NoMemory();
@@ -731,25 +823,29 @@ static void encode_cells(RangeEncoder *e, LabelState *s)
 }
 
 PyDoc_STRVAR(decode_labels_doc,
-"decode_labels(data, width, height, vocab_size, prior, match_init, rank_init, shifts) -> bytearray\n\n"
+"decode_labels(data, width, height, vocab_size, prior, match_init, rank_init, shifts[, version])\n"
+"    -> bytearray, or (bytearray, state) for version 3\n\n"
 "Label map (spec §3) as native-endian uint16 class ids, raster order. prior: uint16 per class\n"
-"or None; match_init, rank_init: uint16 (p, n) pairs; shifts: one byte per context count.");
+"or None; match_init, rank_init: uint16 (p, n) pairs; shifts: one byte per context count.\n"
+"Version 1 (file versions 1 and 2) checks the end of the payload; version 3 reads the transpose\n"
+"bit too and returns the open decoder's state, where the colour map goes on (coding §7).");
 
 static PyObject *decode_labels(PyObject *self, PyObject *args)
 {
     const char *data, *prior, *match_init, *rank_init, *shifts;
     Py_ssize_t len, prior_len, match_len, rank_len, shifts_len, width, height, vocab;
+    int version = 1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#", &data, &len, &width, &height, &vocab, &prior,
+    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#|i", &data, &len, &width, &height, &vocab, &prior,
                           &prior_len, &match_init, &match_len, &rank_init, &rank_len, &shifts,
-                          &shifts_len))
+                          &shifts_len, &version))
         return NULL;
     LabelTables t;
     LabelState s = {0};
     uint16_t *present = NULL;
     PyObject *out = NULL;
     if (load_label_tables(&t, width, height, vocab, prior, prior_len, match_init, match_len,
-                          rank_init, rank_len, shifts, shifts_len) < 0)
+                          rank_init, rank_len, shifts, shifts_len, version) < 0)
         goto done;
     present = PyMem_Malloc((size_t)vocab * sizeof(uint16_t));
     if (!present) {
@@ -771,14 +867,23 @@ static PyObject *decode_labels(PyObject *self, PyObject *args)
         for (Py_ssize_t i = 0; i < width * height; i++)
             ids[i] = present[0];
     } else {
-        int mirror = (int)rd_bypass(&d, 1);
-        if (label_state_init(&s, k, height, width, &t) < 0 || decode_cells(&d, &s) < 0)
+        /* §3.3: the coded grid is the map, transposed (version 3) and then mirrored as flagged. */
+        int mirror = (int)rd_bypass(&d, 1), transpose = version == 3 ? (int)rd_bypass(&d, 1) : 0;
+        Py_ssize_t rows = transpose ? width : height, cols = transpose ? height : width;
+        if (label_state_init(&s, k, rows, cols, &t) < 0 || decode_cells(&d, &s) < 0)
             goto fail;
         for (Py_ssize_t y = 0; y < height; y++) {
-            const int32_t *row = s.grid + cell_index(&s, y, 0);
-            for (Py_ssize_t x = 0; x < width; x++)
-                ids[y * width + x] = present[row[mirror ? width - 1 - x : x]];
+            for (Py_ssize_t x = 0; x < width; x++) {
+                Py_ssize_t r = transpose ? x : y, c = transpose ? y : x;
+                ids[y * width + x] = present[s.grid[cell_index(&s, r, mirror ? cols - 1 - c : c)]];
+            }
         }
+    }
+    if (version == 3) { /* the stream goes on with the colour map: no end-of-stream check yet */
+        PyObject *state = rd_state(&d), *pair = state ? PyTuple_Pack(2, out, state) : NULL;
+        Py_XDECREF(state);
+        Py_SETREF(out, pair);
+        goto done;
     }
     if (rd_finish(&d) == 0)
         goto done;
@@ -791,56 +896,63 @@ done:
     return out;
 }
 
-/* One §3 payload of the map ids (rows x cols class ids, local[id] their rank among the k
- * present), plain or mirrored left-right. */
-static PyObject *encode_pass(const uint16_t *ids, Py_ssize_t rows, Py_ssize_t cols, uint32_t vocab,
-                             const uint8_t *present, const int32_t *local, uint32_t k,
-                             const LabelTables *t, int mirror)
+/* Code the §3 decisions of the map ids (rows x cols class ids, local[id] their rank among the k
+ * present) into the fresh encoder e: plain, or transposed (version 3) and then mirrored
+ * left-right, as flagged. 0, or -1 with MemoryError set (e's buffer is the caller's). */
+static int encode_pass(RangeEncoder *e, const uint16_t *ids, Py_ssize_t rows, Py_ssize_t cols,
+                       uint32_t vocab, const uint8_t *present, const int32_t *local, uint32_t k,
+                       const LabelTables *t, int version, int mirror, int transpose)
 {
-    RangeEncoder e;
-    re_init(&e, t->shifts);
-    encode_class_set(&e, vocab, t->prior, present, k);
-    if (k > 1) {
-        LabelState s;
-        re_bypass(&e, 1, (uint32_t)mirror);
-        if (label_state_init(&s, k, rows, cols, t) < 0) {
-            label_state_free(&s);
-            PyMem_Free(e.out);
-            return NULL;
-        }
-        for (Py_ssize_t y = 0; y < rows; y++) {
-            int32_t *row = s.grid + cell_index(&s, y, 0);
-            const uint16_t *src = ids + y * cols;
-            for (Py_ssize_t x = 0; x < cols; x++)
-                row[x] = local[src[mirror ? cols - 1 - x : x]];
-        }
-        encode_cells(&e, &s);
+    encode_class_set(e, vocab, t->prior, present, k);
+    if (k < 2)
+        return 0;
+    re_bypass(e, 1, (uint32_t)mirror);
+    if (version == 3)
+        re_bypass(e, 1, (uint32_t)transpose);
+    Py_ssize_t coded_rows = transpose ? cols : rows, coded_cols = transpose ? rows : cols;
+    LabelState s;
+    if (label_state_init(&s, k, coded_rows, coded_cols, t) < 0) {
         label_state_free(&s);
+        return -1;
     }
-    return re_finish(&e);
+    for (Py_ssize_t r = 0; r < coded_rows; r++) {
+        int32_t *row = s.grid + cell_index(&s, r, 0);
+        for (Py_ssize_t c = 0; c < coded_cols; c++) {
+            Py_ssize_t cc = mirror ? coded_cols - 1 - c : c;
+            row[c] = local[transpose ? ids[cc * cols + r] : ids[r * cols + cc]];
+        }
+    }
+    encode_cells(e, &s);
+    label_state_free(&s);
+    return 0;
 }
 
 PyDoc_STRVAR(encode_labels_doc,
-"encode_labels(ids, width, height, vocab_size, prior, match_init, rank_init, shifts) -> bytes\n\n"
-"Label map payload (spec §3) of native-endian uint16 class ids in raster order: coded plain and\n"
-"mirrored, the shorter kept (the plain one on ties). Tables as for decode_labels.");
+"encode_labels(ids, width, height, vocab_size, prior, match_init, rank_init, shifts[, version])\n"
+"    -> bytes, or the open encoder's state for version 3\n\n"
+"Label map payload (spec §3) of native-endian uint16 class ids in raster order, coded in each\n"
+"orientation its version has (version 1: plain, mirrored; version 3: plain, mirrored,\n"
+"transposed, both), the shortest kept (the first on ties). Tables as for decode_labels.\n"
+"Version 3 returns the encoder unfinished, for encode_colors to go on with (coding §7).");
 
 static PyObject *encode_labels(PyObject *self, PyObject *args)
 {
     const char *data, *prior, *match_init, *rank_init, *shifts;
     Py_ssize_t len, prior_len, match_len, rank_len, shifts_len, width, height, vocab;
+    int version = 1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#", &data, &len, &width, &height, &vocab, &prior,
+    if (!PyArg_ParseTuple(args, "y#nnnz#y#y#y#|i", &data, &len, &width, &height, &vocab, &prior,
                           &prior_len, &match_init, &match_len, &rank_init, &rank_len, &shifts,
-                          &shifts_len))
+                          &shifts_len, &version))
         return NULL;
     LabelTables t;
     uint16_t *ids = NULL;
     uint8_t *present = NULL;
     int32_t *local = NULL;
-    PyObject *plain = NULL, *mirrored = NULL;
+    PyObject *out = NULL;
+    RangeEncoder best = {0}, trial = {0};
     if (load_label_tables(&t, width, height, vocab, prior, prior_len, match_init, match_len,
-                          rank_init, rank_len, shifts, shifts_len) < 0)
+                          rank_init, rank_len, shifts, shifts_len, version) < 0)
         goto done;
     if (len != width * height * (Py_ssize_t)sizeof(uint16_t)) {
         PyErr_SetString(PyExc_ValueError, "ids: expected width x height uint16");
@@ -865,22 +977,35 @@ static PyObject *encode_labels(PyObject *self, PyObject *args)
     uint32_t k = 0;
     for (Py_ssize_t c = 0; c < vocab; c++)
         local[c] = present[c] ? (int32_t)k++ : -1;
-    plain = encode_pass(ids, height, width, (uint32_t)vocab, present, local, k, &t, 0);
-    /* Boundaries code differently seen from either side: keep the shorter, plain on ties. */
-    if (plain && k > 1) {
-        mirrored = encode_pass(ids, height, width, (uint32_t)vocab, present, local, k, &t, 1);
-        if (!mirrored)
-            Py_CLEAR(plain);
-        else if (PyBytes_GET_SIZE(mirrored) < PyBytes_GET_SIZE(plain))
-            Py_SETREF(plain, Py_NewRef(mirrored));
+    /* Boundaries code differently seen from either side or across: keep the shortest. */
+    int orientations = k < 2 ? 1 : version == 3 ? 4 : 2;
+    Py_ssize_t best_len = -1;
+    for (int o = 0; o < orientations; o++) {
+        re_init(&trial, t.shifts);
+        if (encode_pass(&trial, ids, height, width, (uint32_t)vocab, present, local, k, &t, version,
+                        o & 1, o >> 1) < 0)
+            goto done;
+        Py_ssize_t n = re_finished_length(&trial);
+        if (n < 0)
+            goto done;
+        if (best_len < 0 || n < best_len) {
+            PyMem_Free(best.out);
+            best = trial;
+            best_len = n;
+        } else {
+            PyMem_Free(trial.out);
+        }
+        trial.out = NULL;
     }
+    out = version == 3 ? re_state(&best) : re_finish(&best);
 done:
-    Py_XDECREF(mirrored);
+    PyMem_Free(best.out);
+    PyMem_Free(trial.out);
     free_label_tables(&t);
     PyMem_Free(ids);
     PyMem_Free(present);
     PyMem_Free(local);
-    return plain;
+    return out;
 }
 
 /* ---- §4 colour map ----------------------------------------------------------------------- */
@@ -1256,11 +1381,13 @@ PyDoc_STRVAR(decode_colors_doc,
 "band classes LL2, LH2/HL2, HH2, LH1/HL1, HH1); init: 70 uint16 initial probabilities of\n"
 "LOW_ZERO, LOW_MAG, ZERO, MAG; shifts: one byte per context count.");
 
-/* Both versions: lp is NULL (version 1) or the label map's prediction state (version 2). */
+/* Every version: lp is NULL (version 1) or the label map's prediction state (versions 2, 3);
+ * state is NULL, or where the label map left the stream (version 3, coding §7). */
 static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, Py_ssize_t height,
                            const char *steps, Py_ssize_t steps_len, const char *limits,
                            Py_ssize_t limits_len, const char *init, Py_ssize_t init_len,
-                           const char *shifts, Py_ssize_t shifts_len, LabelPrediction *lp)
+                           const char *shifts, Py_ssize_t shifts_len, LabelPrediction *lp,
+                           PyObject *state)
 {
     const Py_ssize_t n_steps = N_PLANES * N_BAND_CLASSES;
     if (steps_len != n_steps * (Py_ssize_t)sizeof(int32_t)
@@ -1302,7 +1429,8 @@ static PyObject *color_map(const char *data, Py_ssize_t len, Py_ssize_t width, P
     }
 
     RangeDecoder d;
-    if (rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
+    if (state ? rd_resume(&d, (const uint8_t *)data, len, (const uint8_t *)shifts, state) < 0
+              : rd_init(&d, (const uint8_t *)data, len, (const uint8_t *)shifts) < 0)
         return NULL;
     ColorState s = {&d, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
                     contexts + N_LOW_ZERO + N_LOW_MAG + n_zero, step_table, limit_table, lp};
@@ -1342,14 +1470,15 @@ static PyObject *decode_colors(PyObject *self, PyObject *args)
                           &limits, &limits_len, &init, &init_len, &shifts, &shifts_len))
         return NULL;
     return color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
-                     shifts, shifts_len, NULL);
+                     shifts, shifts_len, NULL, NULL);
 }
 
 PyDoc_STRVAR(decode_colors_v2_doc,
 "decode_colors_v2(data, width, height, steps, limits, init, shifts, local, label_width,\n"
-"                 label_height, k) -> bytearray\n\n"
+"                 label_height, k[, state]) -> bytearray\n\n"
 "Version-2 colour map (spec §6): as decode_colors, with the detail bands predicted from the\n"
-"label map given as local class indices (uint16, each < k, every one of 0..k-1 present).");
+"label map given as local class indices (uint16, each < k, every one of 0..k-1 present).\n"
+"With state (decode_labels' version 3 result) it goes on in the label map's stream (coding §7).");
 
 static void prediction_free(LabelPrediction *lp)
 {
@@ -1427,16 +1556,17 @@ static PyObject *decode_colors_v2(PyObject *self, PyObject *args)
 {
     const char *data, *steps, *limits, *init, *shifts, *local;
     Py_ssize_t len, steps_len, limits_len, init_len, shifts_len, width, height, local_len, lc, lr, k;
+    PyObject *state = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#y#nnn", &data, &len, &width, &height, &steps, &steps_len,
-                          &limits, &limits_len, &init, &init_len, &shifts, &shifts_len, &local,
-                          &local_len, &lc, &lr, &k))
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#y#nnn|O!", &data, &len, &width, &height, &steps,
+                          &steps_len, &limits, &limits_len, &init, &init_len, &shifts, &shifts_len,
+                          &local, &local_len, &lc, &lr, &k, &PyTuple_Type, &state))
         return NULL;
     LabelPrediction lp;
     PyObject *out = NULL;
     if (prediction_init(&lp, local, local_len, lc, lr, k, width, height) == 0)
         out = color_map(data, len, width, height, steps, steps_len, limits, limits_len, init, init_len,
-                        shifts, shifts_len, &lp);
+                        shifts, shifts_len, &lp, state);
     prediction_free(&lp);
     return out;
 }
@@ -1594,11 +1724,12 @@ static void encode_plane(ColorEncoder *ce, int plane, const int32_t *in, Py_ssiz
 
 PyDoc_STRVAR(encode_colors_doc,
 "encode_colors(rgb, width, height, steps, init, shifts, gains, lam, log2[, local, label_width,\n"
-"              label_height, k]) -> bytes\n\n"
+"              label_height, k[, state]]) -> bytes\n\n"
 "colors.encode's payload, byte for byte: rgb is height x width x 3 bytes; steps as for\n"
 "decode_colors; init the contexts' initial probabilities (70, or 78 for version 2); gains: 15\n"
 "doubles (plane weight x band gain); lam: λ·Δ²; log2: 2048 doubles. With the label map (as for\n"
-"decode_colors_v2) the payload is version 2.");
+"decode_colors_v2) the payload is version 2; with state (encode_labels' version 3 result) too,\n"
+"the colours go on in the label map's stream and the whole stream is returned (coding §7).");
 
 static PyObject *encode_colors(PyObject *self, PyObject *args)
 {
@@ -1606,10 +1737,11 @@ static PyObject *encode_colors(PyObject *self, PyObject *args)
     Py_ssize_t len, width, height, steps_len, init_len, shifts_len, gains_len, log2_len;
     Py_ssize_t local_len = 0, lc = 0, lr = 0, k = 0;
     double lam;
+    PyObject *state = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#dy#|y#nnn", &rgb, &len, &width, &height, &steps, &steps_len,
+    if (!PyArg_ParseTuple(args, "y#nny#y#y#y#dy#|y#nnnO!", &rgb, &len, &width, &height, &steps, &steps_len,
                           &init, &init_len, &shifts, &shifts_len, &gains, &gains_len, &lam, &log2_table,
-                          &log2_len, &local, &local_len, &lc, &lr, &k))
+                          &log2_len, &local, &local_len, &lc, &lr, &k, &PyTuple_Type, &state))
         return NULL;
     const Py_ssize_t n_steps = N_PLANES * N_BAND_CLASSES;
     Py_ssize_t cells = checked_cells(height, width, 8, sizeof(int64_t));
@@ -1663,7 +1795,10 @@ static PyObject *encode_colors(PyObject *self, PyObject *args)
         goto done;
     }
     RangeEncoder e;
-    re_init(&e, (const uint8_t *)shifts);
+    if (state ? re_resume(&e, (const uint8_t *)shifts, state) < 0 : (re_init(&e, (const uint8_t *)shifts), 0)) {
+        PyMem_Free(e.out);
+        goto done;
+    }
     ColorEncoder ce = {&e, contexts, contexts + N_LOW_ZERO, contexts + N_LOW_ZERO + N_LOW_MAG,
                        contexts + N_LOW_ZERO + N_LOW_MAG + n_zero, step_table, gain_table, lg, lam,
                        local ? &lp : NULL};

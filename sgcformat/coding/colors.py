@@ -30,7 +30,9 @@ from .rangecoder import (
     NATIVE_SHIFTS,
     SHIFTS,
     Decoder,
+    DecoderState,
     Encoder,
+    EncoderState,
     contexts,
     decode_bypass,
     encode_bypass,
@@ -101,11 +103,13 @@ PRIORS: dict[int, tuple[tuple[int, ...], ...]] = {
 
 
 def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
-           labels: np.ndarray | None = None) -> bytes:
+           labels: np.ndarray | None = None, after: EncoderState | None = None) -> bytes:
     """Code an RGB colour map (rows, cols, 3) uint8 at ``quality`` (0 = coarsest).
 
     Version 2 (spec §6) predicts the detail bands from ``labels``, the file's label map (any
-    grid size), which the decoder has decoded before the colours.
+    grid size), which the decoder has decoded before the colours. ``after`` (version 2 only)
+    goes on in the stream the label map began (:func:`labels.encode_open`): file version 3's
+    single stream (coding §7), returned whole.
     """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0 or rgb.dtype != np.uint8:
@@ -113,14 +117,17 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
                          f"{rgb.shape}")
     base = _base_step(quality)
     predict = _predictor(version, labels, *rgb.shape[:2])
+    if after is not None and predict is None:
+        raise ValueError("only the version-2 colour bitstream goes on in a label map's stream")
     native = native_coder()
     if native is not None:  # the same bytes (tests/test_native.py), ~50x faster
         steps, _, init, shifts = _native_tables(base, version)
         extra = () if predict is None else predict.native_args()
         lam = _LAMBDA[version] * base * base
         return native.encode_colors(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], steps, init,
-                                    shifts, _NATIVE_GAINS, lam, _NATIVE_LOG2, *extra)
-    coder = _BandCoder(Encoder(), base, version)
+                                    shifts, _NATIVE_GAINS, lam, _NATIVE_LOG2, *extra,
+                                    *(() if after is None else (after,)))
+    coder = _BandCoder(Encoder(after), base, version)
     for plane_index, plane in enumerate(_ycocg(rgb.astype(np.int64))):
         low, details = _analyse(plane)
         coder.plane(plane_index, low, details, predict)
@@ -128,10 +135,12 @@ def encode(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, *, version: int = 1,
 
 
 def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY, *,
-           version: int = 1, labels: np.ndarray | None = None) -> np.ndarray:
+           version: int = 1, labels: np.ndarray | None = None,
+           after: DecoderState | None = None) -> np.ndarray:
     """Decode a colour map of ``height`` rows × ``width`` columns; raises BitstreamError.
 
-    Version 2 needs ``labels``, the file's decoded label map.
+    Version 2 needs ``labels``, the file's decoded label map; ``after`` goes on where the label
+    map left ``data`` (:func:`labels.decode_open`, file version 3, coding §7).
     """
     if width < 1 or height < 1:
         raise BitstreamError(f"colour map size {width}x{height} is empty")
@@ -143,9 +152,10 @@ def decode(data: bytes, width: int, height: int, quality: int = DEFAULT_QUALITY,
         if predict is None:
             rgb = native.decode_colors(bytes(data), width, height, *tables)
         else:
-            rgb = native.decode_colors_v2(bytes(data), width, height, *tables, *predict.native_args())
+            rgb = native.decode_colors_v2(bytes(data), width, height, *tables, *predict.native_args(),
+                                          *(() if after is None else (after,)))
         return np.frombuffer(rgb, dtype=np.uint8).reshape(height, width, 3)
-    coder = _BandCoder(Decoder(data), base, version)
+    coder = _BandCoder(Decoder(data, after), base, version)
     shapes = _band_shapes(height, width)
     planes = []
     for plane_index in range(_PLANES):

@@ -7,10 +7,10 @@ A label map at 32×32 has few classes and large regions, so the bitstream
    id with that class's prior probability; otherwise its size, then one presence
    decision per id with the exact enumerative probability (remaining classes over
    remaining ids), which costs about log2(C(vocab, k)) bits;
-2. codes whether the map is stored mirrored left-right (the encoder codes both and keeps
-   the shorter), then each cell in raster order as a choice among the distinct causal
-   neighbours' classes (W, N, NE, NW; the one most of them share first). Each
-   choice is a binary decision whose probability is the mean of three adaptive
+2. codes whether the map is stored mirrored left-right (and, in version 3, transposed; the
+   encoder codes each orientation and keeps the shortest), then each cell in raster order
+   as a choice among the distinct causal neighbours' classes (W, N, NE, NW; the one most of
+   them share first). Each choice is a binary decision whose probability is the mean of three adaptive
    contexts: the neighbourhood's shape plus which of four further causal cells
    (out to two rows up and three columns right) hold the same class. Their
    initial probabilities are normative tables (``_INIT_TABLE``) trained on label
@@ -36,7 +36,9 @@ from .rangecoder import (
     PROB_ONE,
     SHIFTS,
     Decoder,
+    DecoderState,
     Encoder,
+    EncoderState,
     contexts,
     decode_bypass,
     decode_tree,
@@ -68,10 +70,20 @@ _SEASONED = len(SHIFTS) - 1
 
 
 def encode(ids: np.ndarray, vocab: str | int) -> bytes:
-    """Code a (rows, cols) map of class ids of ``vocab`` losslessly.
+    """Code a (rows, cols) map of class ids of ``vocab`` losslessly (file versions 1 and 2).
 
     ``vocab`` is a registry name, or a bare vocabulary size (no class prior).
     """
+    return _encode(ids, vocab, version=1)
+
+
+def encode_open(ids: np.ndarray, vocab: str | int) -> EncoderState:
+    """Code the map as version 3's single stream begins (coding §7): the encoder's state,
+    for :func:`sgcformat.coding.colors.encode` to go on with (``after=``)."""
+    return _encode(ids, vocab, version=3)
+
+
+def _encode(ids: np.ndarray, vocab: str | int, version: int):
     size, prior = _vocab(vocab)
     ids = np.asarray(ids)
     if ids.ndim != 2 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
@@ -83,26 +95,44 @@ def encode(ids: np.ndarray, vocab: str | int) -> bytes:
     if native is not None:  # the same bytes as below (tests/test_fastencode.py), ~90x faster
         return native.encode_labels(ids.astype(np.uint16).tobytes(), ids.shape[1], ids.shape[0], size,
                                     None if prior is None else _NATIVE_PRESENCE[vocab],
-                                    _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS)
-    # Boundaries code differently seen from the left or the right (the contexts look up and
-    # to one side): code both ways and keep the shorter, the plain map on ties.
-    payloads = []
-    for mirror in (False, True)[:1 + (ids.min() != ids.max())]:
+                                    _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS, version)
+    # Boundaries code differently seen from the left or the right, or across (the contexts look
+    # up and to one side): code each orientation and keep the shortest, the first on ties.
+    best = None
+    for mirror, transpose in _orientations(version, ids.min() != ids.max()):
         enc = Encoder()
-        code_map(enc, ids, vocab, mirror)
-        payloads.append(enc.finish())
-    return min(payloads, key=len)
+        code_map(enc, ids, vocab, mirror, transpose)
+        if best is None or enc.finished_length() < best.finished_length():
+            best = enc
+    return best.state() if version == 3 else best.finish()
 
 
-def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int, mirror: bool = False) -> None:
+def _orientations(version: int, several_classes: bool) -> list[tuple[bool, bool | None]]:
+    """(mirror, transpose) choices of a version, in the order the encoder tries them; the
+    transpose flag exists from version 3 on (``None``: not coded)."""
+    if not several_classes:
+        return [(False, None)]
+    if version < 3:
+        return [(False, None), (True, None)]
+    return [(False, False), (True, False), (False, True), (True, True)]
+
+
+def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int, mirror: bool = False,
+             transpose: bool | None = None) -> None:
     """Code a checked map's decisions into ``enc`` (for tools that record them: bench, training).
 
-    ``mirror`` codes the map's left-right mirror image, flagged so the decoder turns it back.
+    ``mirror`` codes the map's left-right mirror image, flagged so the decoder turns it back;
+    ``transpose`` (version 3; ``None`` in versions 1-2, where the flag does not exist) codes
+    the transposed map, mirrored after transposing.
     """
     present = np.unique(ids)
     _encode_class_set(enc, [int(c) for c in present], *_vocab(vocab))
     if len(present) > 1:
         encode_bypass(enc, 1, int(mirror))
+        if transpose is not None:
+            encode_bypass(enc, 1, int(transpose))
+            if transpose:
+                ids = ids.T
         if mirror:
             ids = ids[:, ::-1]
         rows, cols = ids.shape
@@ -116,28 +146,49 @@ def code_map(enc: Encoder, ids: np.ndarray, vocab: str | int, mirror: bool = Fal
 
 def decode(data: bytes, width: int, height: int, vocab: str | int) -> np.ndarray:
     """Decode a label map of ``height`` rows × ``width`` columns; raises BitstreamError."""
+    return _decode(data, width, height, vocab, version=1)
+
+
+def decode_open(data: bytes, width: int, height: int,
+                vocab: str | int) -> tuple[np.ndarray, DecoderState]:
+    """Decode the label map that begins version 3's single stream (coding §7): the map and the
+    decoder's state, where the colour map goes on. The end of the stream is checked after
+    the colour map, not here."""
+    return _decode(data, width, height, vocab, version=3)
+
+
+def _decode(data: bytes, width: int, height: int, vocab: str | int, version: int):
     size, prior = _vocab(vocab)
     if width < 1 or height < 1:
         raise BitstreamError(f"label map size {width}x{height} is empty")
     native = native_coder()
     if native is not None:
-        ids = native.decode_labels(bytes(data), width, height, size,
+        out = native.decode_labels(bytes(data), width, height, size,
                                    None if prior is None else _NATIVE_PRESENCE[vocab],
-                                   _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS)
-        return np.frombuffer(ids, dtype=np.uint16).reshape(height, width)
+                                   _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS, version)
+        ids, state = out if version == 3 else (out, None)
+        ids = np.frombuffer(ids, dtype=np.uint16).reshape(height, width)
+        return (ids, state) if version == 3 else ids
     dec = Decoder(data)
     present = _decode_class_set(dec, size, prior)
     if len(present) == 1:
         local = np.zeros((height, width), dtype=np.intp)
     else:
         mirror = decode_bypass(dec, 1)
-        grid, stride = _padded_grid(height, width)
-        _code_cells(len(present), height, width, grid, dec)
+        transpose = version == 3 and decode_bypass(dec, 1)
+        rows, cols = (width, height) if transpose else (height, width)
+        grid, stride = _padded_grid(rows, cols)
+        _code_cells(len(present), rows, cols, grid, dec)
         local = np.asarray(grid, dtype=np.intp).reshape(-1, stride)[_PAD_TOP:, _PAD_LEFT:-_PAD_RIGHT]
         if mirror:
             local = local[:, ::-1]
+        if transpose:
+            local = local.T
+    ids = np.asarray(present, dtype=np.uint16)[local]
+    if version == 3:
+        return ids, dec.state()
     dec.finish()
-    return np.asarray(present, dtype=np.uint16)[local]
+    return ids
 
 
 def _vocab(vocab: str | int) -> tuple[int, tuple[int, ...] | None]:

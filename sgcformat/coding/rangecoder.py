@@ -69,17 +69,32 @@ def _adapt(probs: list[int], i: int, bit: int) -> None:
     probs[i] = p - (p >> SHIFTS[n]) if bit else p + ((PROB_ONE - p) >> SHIFTS[n])
 
 
+#: An open encoder: (low, range, cache, cache_size, bytes so far) — what one map's coder hands
+#: the next one in version 3's single stream (coding §7); the native coder uses the same tuple.
+EncoderState = tuple[int, int, int, int, bytes]
+#: An open decoder: (pos, range, code).
+DecoderState = tuple[int, int, int]
+
+
 class Encoder:
     """Range encoder; call :meth:`bit` per binary decision and :meth:`finish` once."""
 
     __slots__ = ("_cache", "_cache_size", "_low", "_out", "_range")
 
-    def __init__(self) -> None:
-        self._low = 0
-        self._range = MASK32
-        self._cache = 0
-        self._cache_size = 1
-        self._out = bytearray()
+    def __init__(self, state: EncoderState | None = None) -> None:
+        """A fresh encoder, or one that goes on from ``state`` (:meth:`state`)."""
+        if state is None:
+            state = (0, MASK32, 0, 1, b"")
+        self._low, self._range, self._cache, self._cache_size, out = state
+        self._out = bytearray(out)
+
+    def state(self) -> EncoderState:
+        """Where the stream stands, for another coder to go on with."""
+        return (self._low, self._range, self._cache, self._cache_size, bytes(self._out))
+
+    def finished_length(self) -> int:
+        """The length :meth:`finish` would give now, leaving this encoder open."""
+        return len(Encoder(self.state()).finish())
 
     def bit(self, probs: list[int], i: int, bit: int) -> None:
         """Code ``bit`` with adaptive context ``i`` of ``probs`` and update the context."""
@@ -143,13 +158,21 @@ class Decoder:
 
     __slots__ = ("_code", "_data", "_pos", "_range")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, state: DecoderState | None = None) -> None:
+        """Start decoding ``data``, or go on from ``state`` (:meth:`state`) in it."""
         self._data = bytes(data)
+        if state is not None:
+            self._pos, self._range, self._code = state
+            return
         self._code = int.from_bytes(self._data[:4].ljust(4, b"\x00"), "big")
         self._range = MASK32
         self._pos = 4
         if self._code == MASK32:
             raise BitstreamError("range coder stream starts with an impossible value")
+
+    def state(self) -> DecoderState:
+        """Where the stream stands, for another decoder to go on with."""
+        return (self._pos, self._range, self._code)
 
     def _next_byte(self) -> int:
         pos = self._pos

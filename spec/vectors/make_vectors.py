@@ -25,15 +25,20 @@ from PIL import Image
 
 from sgcformat import chunks, codec, registry
 from sgcformat.chunks import EssentialMetadata
-from sgcformat.coding import colors, labels, rangecoder
+from sgcformat.coding import colors, labels, rangecoder, stream
 from sgcformat.container import (
+    ASPECT_RATIOS,
+    LAYOUT_CHUNKS,
+    LAYOUT_GRIDS,
     MAX_FILE_BYTES,
     Chunk,
     ChunkType,
     DecodeParams,
     SgcFile,
+    aspect_height,
     build,
     crc16,
+    default_grids,
     grid_size,
     parse,
 )
@@ -63,8 +68,7 @@ def scene(width: int, height: int, classes: list[int], seed: int) -> tuple[Image
 def encode_scene(width, height, vocab, classes, scene_seed, version: int = 1, **options) -> SgcFile:
     """The reference encoder's file of a synthetic scene, in file format ``version``."""
     image, label_png = scene(width, height, classes, scene_seed)
-    with forced(codec, "WRITTEN_VERSION", lambda _: version):
-        return codec.encode(image, labels=label_png, vocab=vocab, **options)
+    return codec.encode(image, labels=label_png, vocab=vocab, version=version, **options)
 
 
 def from_maps(label_map: np.ndarray, vocab: str, label_grid: int, width: int, height: int,
@@ -76,6 +80,37 @@ def from_maps(label_map: np.ndarray, vocab: str, label_grid: int, width: int, he
     data = labels.encode(label_map, vocab) if label_data is None else label_data
     return SgcFile(width, height, vocab, "preview", label_grid, 8, quality, data,
                    colors.encode(rgb.astype(np.uint8), quality), **fields)
+
+
+def from_maps_v3(label_map: np.ndarray, vocab: str, width: int, height: int,
+                 orientation: tuple[bool, bool] | None = None, **fields) -> SgcFile:
+    """A version 3 file around a given label map and a smooth colour map at the default grids
+    (the label grid follows the map), the label map coded in ``orientation`` (mirror,
+    transpose) when given, else the encoder's choice."""
+    label_grid = max(label_map.shape)
+    _, color_grid, quality = default_grids(width, height)
+    cw, ch = grid_size(color_grid, width, height)
+    yy, xx = np.mgrid[0:ch, 0:cw]
+    rgb = np.stack([40 + 20 * xx, 60 + 15 * yy, 200 - 10 * (xx + yy)], axis=-1).clip(0, 255).astype(np.uint8)
+    choice = (lambda _: lambda version, several: [orientation]) if orientation else (lambda f: f)
+    with forced(labels, "_orientations", choice):
+        data = stream.encode(label_map, vocab, rgb, quality)
+    return SgcFile(width, height, vocab, "preview", label_grid, color_grid, quality, b"", b"",
+                   version=3, map_data=data, **fields)
+
+
+def aspect_vectors() -> dict[str, tuple[SgcFile, str]]:
+    """One small version 3 file per aspect code, at a width where the rounding matters: the
+    exact height has the largest fraction below 1 that the code can give (halves round up)."""
+    out = {}
+    for code, (w, h) in enumerate(ASPECT_RATIOS, 1):
+        width = max(range(40, 80), key=lambda x: ((2 * x * h) % (2 * w), -x))
+        height = aspect_height(code, width)
+        grid = noise_map(*grid_size(8, width, height), 3, code, block=2)
+        out[f"v3-aspect-{code:02d}-{w}x{h}"] = (
+            from_maps_v3(grid, "camvid-11", width, height),
+            f"aspect code {code} ({w}:{h}): {width}x{height}, the height not stored (§4.4)")
+    return out
 
 
 def noise_map(cols: int, rows: int, k: int, seed: int, block: int = 1) -> np.ndarray:
@@ -215,6 +250,32 @@ def valid_vectors() -> dict[str, tuple[SgcFile, str]]:
         "meta-capture-time-only": (
             coco.with_metadata(EssentialMetadata(captured=dt.datetime(1999, 12, 31, 23, 59, 59))),
             "META with a capture time alone"),
+        "v3-coco-512-default": (encode_scene(512, 512, "coco-stuff-182", [156, 123, 0, 148, 2], 1,
+                                             version=3),
+                                "version 3: aspect code 1, default grids, no chunk list, one stream"),
+        "v3-ade-portrait-seed-params": (encode_scene(
+            384, 512, "ade20k-150", [3, 1, 2, 5, 13], 2, version=3, seed=31337
+        ).with_params(DecodeParams(steps=25, strength=0.65, guidance_scale=7.5)),
+            "version 3, 3:4, a chunk list (SEED, PARAMS), presence prior"),
+        "v3-stored-height": (encode_scene(600, 337, "cityscapes-34", [7, 8, 11, 21, 23], 10, version=3),
+                             "version 3, 600x337: no aspect code gives 337, the height is stored"),
+        "v3-stored-grids": (encode_scene(640, 320, "cityscapes-34", [7, 8, 11, 21, 23, 26], 5, version=3,
+                                         target_bytes=96),
+                            "version 3, byte budget: grids and quality stored"),
+        "v3-minimal-1x1": (encode_scene(1, 1, "camvid-11", [4], 3, version=3), "version 3, 1x1, one class"),
+        "v3-wide-1000x10": (encode_scene(1000, 10, "loveda-7", [1, 3, 4], 4, version=3),
+                            "version 3, 255x3 default label grid, height stored"),
+        "v3-custom-potsdam-6": (encode_scene(300, 300, custom6, [0, 1, 2, 3, 4, 5], 8, version=3),
+                                "version 3 with a custom vocabulary (VOCAB in the chunk list)"),
+        "v3-labels-transposed": (from_maps_v3(noise_map(20, 12, 5, 21, block=2), "camvid-11", 400, 240,
+                                              orientation=(False, True)),
+                                 "label map coded transposed: a 12x20 grid of cells (coding §3.3)"),
+        "v3-labels-transposed-mirrored": (
+            from_maps_v3(noise_map(20, 12, 5, 22, block=2), "camvid-11", 400, 240, orientation=(True, True)),
+            "transposed, then mirrored: the decoder mirrors back first, then transposes"),
+        "v3-labels-mirrored": (from_maps_v3(noise_map(20, 12, 5, 23, block=2), "camvid-11", 400, 240,
+                                            orientation=(True, False)), "mirrored, not transposed"),
+        **aspect_vectors(),
     }
 
 
@@ -250,7 +311,7 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
     out = {
         "empty": (b"", "BadSignatureError", "zero-length file (§7 step 2)"),
         "bad-signature": (b"PNG" + good[3:], "BadSignatureError", "wrong magic"),
-        "bad-version": (b"SGC\x03" + good[4:], "UnsupportedVersionError", "version 3 (§3)"),
+        "bad-version": (b"SGC\x04" + good[4:], "UnsupportedVersionError", "version 4 (§3)"),
         "truncated-signature": (good[:2], "TruncatedFileError", "ends inside the signature"),
         "signature-and-version-only": (good[:4], "TruncatedFileError",
                                        "4 bytes: no room for a CRC (§7 step 4)"),
@@ -330,6 +391,7 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
     }
     mutations = {
         "zero-width": (dict(width=0), "InvalidFieldError", "width 0"),
+        "zero-height": (dict(height=0), "InvalidFieldError", "height 0"),
         "grid-larger-than-image": (dict(width=8, height=8, label_grid=9), "InvalidFieldError",
                                    "label grid long side 9 on an 8x8 image"),
         "color-quality-out-of-range": (dict(color_quality=255), "InvalidFieldError",
@@ -360,6 +422,69 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         out[name] = (_raw_build(sgc, [dict(type=ChunkType.VOCAB, data=payload)], models=0xF0),
                      "InvalidFieldError", why)
     return out
+
+
+def v3_invalid_vectors(good: bytes, chunked: bytes) -> dict[str, tuple[bytes, str, str]]:
+    """Invalid version 3 files derived from ``good`` (512x512: aspect code 1, default grids, no
+    chunks) and ``chunked`` (384x512 with SEED and PARAMS)."""
+    layout, models, stream_bytes = good[4], good[7], good[8:-2]  # width 512 is two varint bytes
+    assert (layout, good[5:7]) == (1, b"\x80\x04")
+    head = good[:4]
+
+    def file(layout_byte: int, fields: bytes, maps: bytes = stream_bytes) -> bytes:
+        return recrc(head + bytes([layout_byte]) + fields + maps)
+
+    w = b"\x80\x04"
+    lg, cg, q = default_grids(512, 512)
+    return {
+        "v3-layout-reserved-bit": (file(layout | 0x40, w + bytes([models])), "InvalidFieldError",
+                                   "layout bit 6 set (§4.4)"),
+        "v3-layout-reserved-bit-7": (file(layout | 0x80, w + bytes([models])), "InvalidFieldError",
+                                     "layout bit 7 set"),
+        "v3-height-stored-but-aspect": (file(0, w + w + bytes([models])), "InvalidFieldError",
+                                        "height 512 stored although aspect code 1 gives it"),
+        "v3-grids-stored-but-default": (
+            file(layout | LAYOUT_GRIDS, w + bytes([models, lg, cg, q])), "InvalidFieldError",
+            "the default grids and quality stored (§4.4: they must be left out)"),
+        "v3-stored-grid-zero": (file(layout | LAYOUT_GRIDS, w + bytes([models, 0, cg, q])),
+                                "InvalidFieldError", "a stored label grid of 0"),
+        "v3-stored-quality-19": (file(layout | LAYOUT_GRIDS, w + bytes([models, lg, cg, 19])),
+                                 "InvalidFieldError", "a stored colour quality of 19"),
+        "v3-empty-chunk-list": (file(layout | LAYOUT_CHUNKS, w + bytes([models, 0])), "InvalidFieldError",
+                                "the layout byte announces chunks, the list is empty (§7 step 5)"),
+        "v3-missing-end-of-chunks": (recrc(head + bytes([layout | LAYOUT_CHUNKS]) + w
+                                           + bytes([models]) + b"\x01\x01\x05"),
+                                     "TruncatedFileError", "a SEED chunk, then the file ends"),
+        "v3-aspect-height-out-of-range": (
+            file(15, chunks.varint_bytes(40000, 3) + bytes([models])), "InvalidFieldError",
+            "aspect code 15 (9:21) on a width of 40000 gives height 93333 > 65535"),
+        "v3-no-layout-byte": (recrc(head), "TruncatedFileError", "nothing before the CRC but the version"),
+        "v3-truncated-in-width": (recrc(head + bytes([layout]) + b"\x80"), "TruncatedFileError",
+                                  "ends inside the width varint"),
+        "v3-truncated-in-height": (recrc(head + b"\x00" + w + b"\x80"), "TruncatedFileError",
+                                   "aspect code 0: ends inside the stored height"),
+        "v3-truncated-before-models": (recrc(head + bytes([layout]) + w), "TruncatedFileError",
+                                       "ends before the models byte"),
+        "v3-truncated-in-grids": (recrc(head + bytes([layout | LAYOUT_GRIDS]) + w + bytes([models, lg])),
+                                  "TruncatedFileError", "layout announces grids; the file ends after one"),
+        "v3-stream-trailing-zero": (file(layout, w + bytes([models]), stream_bytes + b"\x00"),
+                                    "BitstreamError", "the map stream ends with 0x00 (coding §2.6 b)"),
+        "v3-stream-trailing-bytes": (file(layout, w + bytes([models]), stream_bytes + b"\x5a" * 30),
+                                     "BitstreamError", "30 bytes after both maps (coding §7: the end "
+                                     "is checked after the colour map)"),
+        "v3-chunks-out-of-order": (_swap_chunks(chunked), "InvalidFieldError",
+                                   "PARAMS before SEED in a version 3 chunk list"),
+    }
+
+
+def _swap_chunks(data: bytes) -> bytes:
+    """A version 3 file with its SEED and PARAMS chunks swapped (CRC recomputed)."""
+    sgc = parse(data)
+    seed, params = (sgc.chunk(t) for t in (ChunkType.SEED, ChunkType.PARAMS))
+    record = {c.type: bytes([c.type]) + chunks.varint_bytes(len(c.data), 4) + c.data for c in (seed, params)}
+    good = record[ChunkType.SEED] + record[ChunkType.PARAMS]
+    assert data.count(good) == 1
+    return recrc(data[:-2].replace(good, record[ChunkType.PARAMS] + record[ChunkType.SEED]))
 
 
 def _many_names(count: int) -> bytes:
@@ -455,7 +580,9 @@ def describe(sgc: SgcFile, data: bytes, why: str) -> dict:
             "make": meta.make, "model": meta.model, "original_name": meta.original_name},
         "class_names": list(sgc.vocabulary.class_names) if sgc.vocab == "custom" else None,
         "chunks": [{"type": c.type, "data_hex": c.data.hex()} for c in sgc.chunks],
+        "layout": data[4] if sgc.version >= 3 else None,
         "label_data_hex": sgc.label_data.hex(), "color_data_hex": sgc.color_data.hex(),
+        "map_data_hex": sgc.map_data.hex(),
         "label_map": sgc.label_map.tolist(), "color_map": sgc.color_map.tolist(),
     }
 
@@ -473,6 +600,8 @@ def main() -> None:
         (HERE / "valid" / f"{name}.json").write_text(json.dumps(describe(parse(data), data, why)) + "\n")
     invalid = invalid_vectors(build(valid["coco-512-default"][0]))
     invalid.update(bitstream_vectors())
+    invalid.update(v3_invalid_vectors(build(valid["v3-coco-512-default"][0]),
+                                      build(valid["v3-ade-portrait-seed-params"][0])))
     for name, (data, error, why) in invalid.items():
         big = len(data) > 1 << 16
         suffix = ".sgc.gz" if big else ".sgc"
