@@ -4,7 +4,8 @@ Per image: label map at 32×32 (our coder; zlib-9, PNG, WebP lossless and JPEG X
 the same map, with and without their container headers; the same binary decisions coded with
 constriction's range coder), colour map at the default grid and quality in bitstream versions 1
 and 2 (bytes, PSNR against an independently computed area average), whole file at default
-settings, and the time of maps + coding given the labels.
+settings (version 3, next to version 2 and to version 3 without transposed label maps, so each
+change's saving shows), and the time of maps + coding given the labels.
 
 The trained tables (label match/rank contexts, version-2 colour priors) are evaluated
 cross-validated: every labelled image is also coded with tables trained without it (leave one
@@ -17,6 +18,7 @@ image. Prints the tables and writes ``bench/results/bitrate.md`` and ``bitrate.j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import io
@@ -29,12 +31,13 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from PIL import Image
 
 from sgcformat import codec, maps, registry
-from sgcformat.coding import colors, labels, rangecoder
+from sgcformat.coding import colors, labels, rangecoder, stream
 from sgcformat.container import build, grid_size
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -218,9 +221,12 @@ def measure(corpus: Path, entry: dict) -> dict:
 
     sgc = codec.encode(rgb, labels=label_png, vocab=vocab.name)
     file_bytes = len(sgc.to_bytes())
-    row.update(file_bytes=file_bytes, file_version=sgc.version, file_label_bytes=len(sgc.label_data),
-               file_color_bytes=len(sgc.color_data),
-               overhead=file_bytes - len(sgc.label_data) - len(sgc.color_data),
+    v2 = codec.encode(rgb, labels=label_png, vocab=vocab.name, version=2)
+    row.update(file_bytes=file_bytes, file_version=sgc.version, map_bytes=len(sgc.map_data),
+               overhead=file_bytes - len(sgc.map_data), file_v2_bytes=len(v2.to_bytes()),
+               overhead_v2=len(v2.to_bytes()) - len(v2.label_data) - len(v2.color_data),
+               maps_v2_bytes=len(v2.label_data) + len(v2.color_data),
+               map_bytes_untransposed=untransposed_stream_bytes(lmap, vocab.name, cmap, sgc.color_quality),
                bpp=8 * file_bytes / (w * h), bpp_512=8 * file_bytes / 512**2)
     assert np.array_equal(sgc.label_map, lmap) and np.array_equal(sgc.color_map, decoded)
     row["_file"], row["_maps"] = sgc, (cmap, lmap)  # for the cross-validation, not written
@@ -234,6 +240,17 @@ def measure(corpus: Path, entry: dict) -> dict:
         times.append(time.perf_counter() - start)
     row["maps_coding_ms"] = 1000 * min(times)
     return row
+
+
+def untransposed_stream_bytes(lmap: np.ndarray, vocab: str, cmap: np.ndarray, quality: int) -> int:
+    """Version 3's stream with the label map never coded transposed (the transpose bit still
+    costs its place): what the transposition saves. The reference coder, as only it can be told."""
+    def never_transposed(_version: int, several_classes: bool) -> list:
+        return [(False, False), (True, False)] if several_classes else [(False, None)]
+
+    with (mock.patch.dict("os.environ", {"SGC_PURE_PYTHON": "1"}),
+          mock.patch.object(labels, "_orientations", never_transposed)):
+        return len(stream.encode(lmap, vocab, cmap, quality))
 
 
 def cross_validate(rows: list[dict], corpus: Path) -> None:
@@ -252,18 +269,21 @@ def cross_validate(rows: list[dict], corpus: Path) -> None:
         sgc = r["_file"]
         keep = {"all": range(len(pairs)), "loo": [j for j in range(len(pairs)) if j != i],
                 "lodo": [j for j in range(len(pairs)) if pairs[j]["vocab"] != r["vocab"]]}
+        cmap, lmap = r["_maps"]  # the file's maps (measure() checked)
+        key = sgc.vocabulary.label_coder_key
         for fold in FOLDS:
             if fold == "shipped":
-                label_data, color_data = sgc.label_data, sgc.color_data
+                label_tables, priors = None, None
             else:
                 label_tables = train_label_tables.tables([label_counts[j] for j in keep[fold]])
                 priors = train_color_tables.priors([color_counts[j] for j in keep[fold]])
-                cmap, lmap = r["_maps"]  # the file's maps (measure() checked)
-                with train_label_tables.applied(*label_tables):
-                    label_data = labels.encode(lmap, sgc.vocabulary.label_coder_key)
-                with train_color_tables.applied(priors):
-                    color_data = colors.encode(cmap, sgc.color_quality, version=2, labels=lmap)
-            file_bytes = len(build(dataclasses.replace(sgc, label_data=label_data, color_data=color_data)))
+            shipped = contextlib.nullcontext()
+            with (shipped if label_tables is None else train_label_tables.applied(*label_tables),
+                  shipped if priors is None else train_color_tables.applied(priors)):
+                label_data = labels.encode(lmap, key)
+                color_data = colors.encode(cmap, sgc.color_quality, version=2, labels=lmap)
+                map_data = stream.encode(lmap, key, cmap, sgc.color_quality)
+            file_bytes = len(build(dataclasses.replace(sgc, map_data=map_data)))
             r.update({f"cv_{fold}_label": len(label_data), f"cv_{fold}_color": len(color_data),
                       f"cv_{fold}_file": file_bytes})
 
@@ -290,7 +310,8 @@ def report(rows: list[dict]) -> tuple[str, dict]:
         "- colour: version 1 (no label map) and version 2 (given the file's label map, spec §6) at the"
         " default grid; PSNR: decoded colour map vs the float area average over each cell. Kodak has no"
         " label maps: version 1 only.",
-        "- file: `sgcformat.encode` at default settings (version 2); overhead = container bytes.",
+        "- file: `sgcformat.encode` at default settings (version 3); overhead = container bytes (all"
+        " but the map stream); version 2 of the same settings beside it.",
         "- time: label map + colour map extraction and coding given the labels (best of 5).",
         "",
         "| image | vocab | classes | label B | zlib B | PNG B | WebP B (bitstream) | JXL B (codestream)"
@@ -314,7 +335,8 @@ def report(rows: list[dict]) -> tuple[str, dict]:
     keys = ("label_bytes", "label_zlib", "label_png", "label_webp", "label_webp_bitstream", "label_jxl",
             "label_jxl_codestream", "label_constriction", "color_bytes_v1", "color_bytes_v2",
             "color_psnr_v1", "color_psnr_v2", "color_bytes", "color_psnr", "file_bytes",
-            "file_label_bytes", "file_color_bytes", "overhead", "bpp_512", "maps_coding_ms",
+            "map_bytes", "overhead", "file_v2_bytes", "overhead_v2", "maps_v2_bytes",
+            "map_bytes_untransposed", "bpp_512", "maps_coding_ms",
             *(f"cv_{fold}_{part}" for fold in FOLDS for part in ("label", "color", "file")))
     for name, vocabs in [*groups, ("all (colour)", None)]:
         n = sum(1 for r in rows if vocabs is None or r["vocab"] in vocabs)
@@ -332,9 +354,20 @@ def report(rows: list[dict]) -> tuple[str, dict]:
             f" | {fmt(s['color_psnr_v2'], 2)} | {fmt(s['file_bytes'])} | {fmt(s['overhead'])}"
             f" | {fmt(s['bpp_512'], 4)} | {fmt(s['maps_coding_ms'])} |"
         )
+    lines += ["", "## Version 3 against version 2 (means, bytes, tables as shipped)", "",
+              "| set | n | v2 file | v2 container | v3 container | v2 label + colour"
+              " | v3 stream, not transposed | v3 stream | v3 file |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summary.items():
+        if s["file_v2_bytes"] is None:
+            continue
+        lines.append(f"| {name} | {s['n']} | {fmt(s['file_v2_bytes'])} | {fmt(s['overhead_v2'])}"
+                     f" | {fmt(s['overhead'])} | {fmt(s['maps_v2_bytes'])}"
+                     f" | {fmt(s['map_bytes_untransposed'])}"
+                     f" | {fmt(s['map_bytes'])} | **{fmt(s['file_bytes'])}** |")
     lines += ["", "## Cross-validated whole file (means, bytes)", "",
               "Label tables and version-2 colour priors retrained per fold with the scripts' own recipes"
-              " (`scripts/train_label_tables.py`, `scripts/train_color_tables.py`); label / colour / file.",
+              " (`scripts/train_label_tables.py`, `scripts/train_color_tables.py`); label bitstream"
+              " (versions 1-2) / colour bitstream (version 2) / version 3 file.",
               "", "| set | n | shipped tables | trained on all | leave one image out | leave dataset out |",
               "|---|---|---|---|---|---|"]
     for name, s in summary.items():
@@ -358,7 +391,8 @@ def report(rows: list[dict]) -> tuple[str, dict]:
         f"- label map 32×32, coco+ade: ours {fmt(t['label_bytes'])} B; WebP lossless {fmt(t['label_webp'])} B"
         f" ({fmt(t['label_webp_bitstream'])} B bitstream); JPEG XL lossless {fmt(t['label_jxl'])} B"
         f" ({fmt(t['label_jxl_codestream'])} B codestream)",
-        f"- issue 2: container overhead ≤ 16 B: **{fmt(t['overhead'])} B** (mean)",
+        f"- issue 2: container overhead ≤ 16 B: **{fmt(t['overhead'])} B** (mean; version 2:"
+        f" {fmt(t['overhead_v2'])} B)",
         f"- maps + coding given labels: **{fmt(t['maps_coding_ms'])} ms** (mean over coco+ade; bench/speed.py"
         " has the same-run ratios)",
     ]
