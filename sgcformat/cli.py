@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--bpp", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="device for the segmentation network")
+    p.add_argument("--format-version", type=int, choices=container.SUPPORTED_VERSIONS,
+                   default=container.SUPPORTED_VERSIONS[-1],
+                   help="file format version to write (default: the newest; 2 or 1 for older readers)")
     p.set_defaults(func=cmd_encode, extra="models")
 
     p = sub.add_parser("decode", help="decode .sgc to an image")
@@ -132,7 +135,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         args.image, labels=args.labels, vocab=vocab, profile=profile,
         target_bytes=args.target_bytes, bpp=args.bpp, label_size=args.label_size,
         color_size=args.color_size, color_quality=args.color_quality, seed=args.seed,
-        device=args.device,
+        device=args.device, version=args.format_version,
     )
     data = sgc.to_bytes()
     container.write(args.output, data)
@@ -209,6 +212,7 @@ class _ProgressBar:
 def info_dict(sgc: container.SgcFile, nbytes: int) -> dict:
     """The fields ``sgc info --json`` prints (also used by the viewer and the plugin docs)."""
     return {
+        "version": sgc.version,
         "width": sgc.width,
         "height": sgc.height,
         "vocab": sgc.vocab,
@@ -286,7 +290,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _print_info(path: Path, info: dict) -> None:
     print(f"{path}: SGC {info['width']}x{info['height']}, {info['bytes']} bytes, "
-          f"{info['bpp']:.4f} bpp")
+          f"{info['bpp']:.4f} bpp, format version {info['version']}")
     print(f"  profile {info['profile']}, vocabulary {info['vocab']}, seed {info['seed']}")
     if info["vocab_classes"]:
         print(f"  custom vocabulary of {len(info['vocab_classes'])}: {', '.join(info['vocab_classes'])}")

@@ -13,6 +13,7 @@ from PIL import Image
 
 import sgcformat
 from sgcformat.cli import main
+from sgcformat.container import read
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -154,3 +155,24 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     run = subprocess.run(f"'{sys.executable}' -m sgcformat.cli info --json '{tmp_path}' | head -1",
                          shell=True, capture_output=True, text=True, check=True)
     assert run.stdout.count("\n") == 1 and run.stderr == ""
+
+
+def test_encode_writes_an_older_format_version_on_request(files, capsys):
+    """--format-version 2 writes what spec 1.1 readers read: the same maps, a few bytes more."""
+    sizes, maps = {}, {}
+    for version in (2, 3):
+        out = files / f"v{version}.sgc"
+        assert main(["encode", str(files / "photo.png"), "-o", str(out), "--labels",
+                     str(files / "photo.label.png"), "--vocab", "coco-stuff-182",
+                     "--format-version", str(version)]) == 0
+        sgc = read(out)
+        assert out.read_bytes()[3] == version == sgc.version
+        capsys.readouterr()
+        assert main(["info", str(out), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["version"] == version
+        sizes[version], maps[version] = out.stat().st_size, (sgc.label_map, sgc.color_map)
+    assert sizes[2] > sizes[3]
+    np.testing.assert_array_equal(maps[2][0], maps[3][0])
+    np.testing.assert_array_equal(maps[2][1], maps[3][1])
+    with pytest.raises(SystemExit):
+        main(["encode", str(files / "photo.png"), "-o", str(files / "x.sgc"), "--format-version", "4"])
