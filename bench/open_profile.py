@@ -3,8 +3,10 @@
     python bench/open_profile.py [--files 1000]
 
 Rows, each over the same 1,000 files (best of 3 passes, interleaved): ``Image.open(p).size``
-for SGC and for the same photos saved as PNG; each Pillow plugin's own ``_open`` on an open
-file; then the SGC reader's stages alone —
+for SGC and for the same photos saved as PNG; the same call for a plugin that reads nothing
+(Pillow's own cost of an open: file open, prefix, ``_accept``, the ImageFile, closing); each
+Pillow plugin's own ``_open`` on an open file; then the SGC reader's stages alone —
+``read_limited(fp)`` (the plugin's one read),
 ``sgcformat.read(path)`` (read + full validation incl. CRC), ``parse(bytes)``, and the construct
 grammar's own parse of the same bytes (what the reader used before spec 1.1).
 """
@@ -17,12 +19,25 @@ import time
 from pathlib import Path
 
 from _common import CORPUS, corpus_entries, markdown_table, write_result
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageFile, PngImagePlugin
 
 import sgcformat
 import sgcformat.pil  # registers the format
 from sgcformat import container
 from sgcformat.pil import SgcImageFile
+
+
+class NullImageFile(ImageFile.ImageFile):
+    """A format whose ``_open`` reads nothing: what ``Image.open`` costs without a plugin's work."""
+
+    format = "SGC-BENCH-NULL"
+
+    def _open(self) -> None:
+        self._size = (1, 1)
+        self._mode = "RGB"
+
+
+NULL_SIGNATURE = b"NULL-BENCH\n"
 
 
 def build_folders(root: Path, count: int) -> tuple[list[Path], list[Path]]:
@@ -44,6 +59,16 @@ def build_folders(root: Path, count: int) -> tuple[list[Path], list[Path]]:
     return sgc_files, [png_files[i % len(png_files)] for i in range(count)]
 
 
+def null_files(root: Path, count: int) -> list[Path]:
+    """``count`` files of the null format (registered last, so SGC and PNG are tried before it)."""
+    Image.register_open(NullImageFile.format, NullImageFile, lambda prefix: prefix.startswith(NULL_SIGNATURE))
+    Image.register_extension(NullImageFile.format, ".sgcnull")
+    paths = [root / f"{i:04d}.sgcnull" for i in range(count)]
+    for path in paths:
+        path.write_bytes(NULL_SIGNATURE + bytes(139))  # 150 bytes, as an .sgc file
+    return paths
+
+
 def best_rate(actions: dict, rounds: int = 3) -> dict[str, float]:
     """files/s per action, best of ``rounds`` passes, the actions interleaved within each pass."""
     best = dict.fromkeys(actions, 0.0)
@@ -62,6 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sgc_files, png_files = build_folders(Path(tmp), args.files)
+        nulls = null_files(Path(tmp), args.files)
         blobs = [p.read_bytes() for p in sgc_files]
         bodies = [b[4:-2] for b in blobs]
         sgc_fps = [open(p, "rb") for p in sgc_files]  # noqa: SIM115 - closed below
@@ -73,11 +99,17 @@ def main() -> None:
                 cls(fp)
             return construct
 
+        def read_from_start(fp):
+            fp.seek(0)
+            container.read_limited(fp)
+
         rates = best_rate({
             "PNG: Image.open(p).size": (lambda p: Image.open(p).size, png_files),
             "SGC: Image.open(p).size": (lambda p: Image.open(p).size, sgc_files),
+            "null plugin: Image.open(p).size (Pillow's own cost)": (lambda p: Image.open(p).size, nulls),
             "PNG: PngImageFile(fp) (plugin only, file open)": (plugin(PngImagePlugin.PngImageFile), png_fps),
             "SGC: SgcImageFile(fp) (plugin only, file open)": (plugin(SgcImageFile), sgc_fps),
+            "SGC: read_limited(fp) (the plugin's read)": (read_from_start, sgc_fps),
             "SGC: sgcformat.read(path)": (container.read, sgc_files),
             "SGC: container.parse(bytes)": (container.parse, blobs),
             "SGC: construct Body.parse(bytes) (old reader's core)": (container.Body.parse, bodies),

@@ -82,6 +82,11 @@ _SEED_MODULUS = 2**32
 
 _defaults: dict[str, Any] = {}
 
+#: info keys of the ancillary chunks ``_open`` copies (META: the essential record, as EXIF
+#: when there is no EXIF chunk).
+_INFO_CHUNKS = {ChunkType.EXIF: "exif", ChunkType.XMP: "xmp", ChunkType.ICC: "icc_profile",
+                ChunkType.META: "exif"}
+
 
 def _accept(prefix: bytes) -> bool | str:
     if not prefix.startswith(SIGNATURE):
@@ -134,10 +139,19 @@ class SgcImageFile(ImageFile.ImageFile):
     format = "SGC"
     format_description = "Semantic generative compression"
 
+    # Per-image state whose value at open is the same for every file: class attributes, so
+    # an open sets none of them (seek(), draft() and decoder_options() set their own).
+    _problem: SgcFormatError | None = None
+    _frame = 0
+    _drafted = False
+    n_frames = 1
+    is_animated = False
+
     def _open(self) -> None:
+        # Every open runs this (Image.open(p).size, a folder scan): it sets only what
+        # differs between files, and validates all of it through parse() (CRC included).
         assert self.fp is not None
         data = read_limited(self.fp)  # what is there, at most the format's limit + 1
-        self._problem: SgcFormatError | None = None
         try:
             sgc = parse(data)
         except (TruncatedFileError, ChecksumError) as exc:
@@ -152,32 +166,36 @@ class SgcImageFile(ImageFile.ImageFile):
             raise SyntaxError(str(exc)) from exc
 
         self._sgc = sgc
-        self._stored_seed = sgc.seed or 0  # parsed once: info["seed"] is read on every seek
-        self._size = sgc.size
+        self._size = size = sgc.size
         self._mode = "RGB"
-        self._frame = 0
-        self._drafted = False
-        self._options = dict(_defaults)
-        self._set_frames()
-        self.is_animated = False
-        self.info.update(
-            profile=sgc.profile,
-            vocab=sgc.vocab,
-            label_size=sgc.label_size,
-            color_size=sgc.color_size,
-            color_quality=sgc.color_quality,
-            bpp=len(data) * 8 / (sgc.width * sgc.height),
-        )
-        for key, type_ in (("exif", ChunkType.EXIF), ("xmp", ChunkType.XMP),
-                           ("icc_profile", ChunkType.ICC)):
-            if (chunk := sgc.chunk(type_)) is not None:
-                self.info[key] = chunk.data
-        if "exif" not in self.info and sgc.chunk(ChunkType.META) is not None:
-            # The essential record, as EXIF for readers that expect info["exif"]; a damaged
-            # ancillary chunk never stops the image from opening.
-            with contextlib.suppress(SgcFormatError):
-                self.info["exif"] = to_exif(sgc.metadata)
-        self._reset_tile()
+        # Shared with the module defaults, never changed in place: decoder_options() and
+        # register_sgc_opener() replace the dict instead.
+        self._options = options = _defaults
+        if "frames" in options:
+            self._set_frames()
+        seed = self._stored_seed = sgc.seed or 0  # parsed once: info["seed"] is read on every seek
+        self.info = info = {
+            "profile": sgc.profile,
+            "vocab": sgc.vocab,
+            "label_size": sgc.label_size,
+            "color_size": sgc.color_size,
+            "color_quality": sgc.color_quality,
+            "bpp": len(data) * 8 / (size[0] * size[1]),
+        }
+        for chunk in sgc.chunks:  # ascending types: EXIF, XMP, ICC, META in this order
+            key = _INFO_CHUNKS.get(chunk.type)
+            if key is None:
+                continue
+            if chunk.type != ChunkType.META:
+                info[key] = chunk.data
+            elif "exif" not in info:
+                # The essential record, as EXIF for readers that expect info["exif"]; a
+                # damaged ancillary chunk never stops the image from opening.
+                with contextlib.suppress(SgcFormatError):
+                    info["exif"] = to_exif(sgc.metadata)
+        # seed(): no frame yet, and the defaults never hold a seed (not in DEFAULT_OPTIONS).
+        info["seed"] = seed
+        self.tile = [ImageFile._Tile("sgc", (0, 0, *size), 0, None)]
 
     # -- public API beyond Pillow's ------------------------------------------------------
 

@@ -23,7 +23,8 @@ from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import sgcformat
 from sgcformat import bridges, registry
-from sgcformat.container import MIME_TYPE, SUPPORTED_VERSIONS, Dimension
+from sgcformat.container import MIME_TYPE, SUPPORTED_VERSIONS, ChunkType, Dimension, EssentialMetadata
+from sgcformat.photo_metadata import to_exif
 from sgcformat.pil import N_FRAMES, SgcImageFile, register_sgc_opener
 from sgcformat.pil.SgcImagePlugin import _accept
 
@@ -82,6 +83,27 @@ def test_seed_defaults_to_zero_without_seed_chunk(preview_file):
     assert sgcformat.read(preview_file).seed is None
     with Image.open(preview_file) as im:
         assert im.info["seed"] == 0
+
+
+def test_info_ancillary_chunks(preview_file, tmp_path):
+    """EXIF, XMP and ICC chunks become info["exif"/"xmp"/"icc_profile"], in that order and
+    before "seed"; the META record stands in for EXIF only where there is no EXIF chunk."""
+    meta = EssentialMetadata(make="SGC test camera", original_name="a.jpg")
+    base = sgcformat.read(preview_file).with_seed(3).with_metadata(meta)
+    only_meta = tmp_path / "meta.sgc"
+    sgcformat.write(only_meta, base)
+    with Image.open(only_meta) as im:
+        assert list(im.info)[-2:] == ["exif", "seed"]
+        assert im.info["exif"] == to_exif(meta)
+        assert im.getexif()[0x010F] == "SGC test camera"
+    full = tmp_path / "full.sgc"
+    sgcformat.write(full, base.with_chunk(ChunkType.EXIF, b"raw exif").with_chunk(ChunkType.XMP, b"<x/>")
+                    .with_chunk(ChunkType.ICC, b"icc"))
+    with Image.open(full) as im:
+        assert list(im.info) == ["profile", "vocab", "label_size", "color_size", "color_quality", "bpp",
+                                 "exif", "xmp", "icc_profile", "seed"]
+        assert (im.info["exif"], im.info["xmp"], im.info["icc_profile"]) == (b"raw exif", b"<x/>", b"icc")
+        assert im.info["seed"] == 3
 
 
 def test_open_from_bytes_io(preview_file):
@@ -544,6 +566,21 @@ def test_register_sgc_opener_defaults(generative_file, no_models):
     register_sgc_opener()
     with Image.open(generative_file) as im:
         assert im.decoder_options() == {}
+
+
+def test_decoder_options_stay_with_their_image(generative_file):
+    """Options set on one image change neither the process defaults nor other open images."""
+    register_sgc_opener(frames=3, steps=5)
+    with Image.open(generative_file) as first, Image.open(generative_file) as second:
+        first.decoder_options(frames=5, steps=None, seed=1)
+        assert first.n_frames == 5 and first.decoder_options() == {"frames": 5, "steps": 5, "seed": 1}
+        assert first.info["seed"] == 1
+        assert second.n_frames == 3 and second.decoder_options() == {"frames": 3, "steps": 5}
+        assert second.info["seed"] == 7
+        second.decoder_options()["steps"] = 9  # a copy
+        assert second.decoder_options()["steps"] == 5
+    with Image.open(generative_file) as third:
+        assert third.n_frames == 3 and third.decoder_options() == {"frames": 3, "steps": 5}
 
 
 def test_register_sgc_opener_rejects_per_image_options():
