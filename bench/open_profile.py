@@ -23,7 +23,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 import sgcformat
 import sgcformat.pil  # registers the format
-from sgcformat import container
+from sgcformat import container, grammar
 from sgcformat.pil import SgcImageFile
 
 
@@ -112,7 +112,7 @@ def main() -> None:
             "SGC: read_limited(fp) (the plugin's read)": (read_from_start, sgc_fps),
             "SGC: sgcformat.read(path)": (container.read, sgc_files),
             "SGC: container.parse(bytes)": (container.parse, blobs),
-            "SGC: construct Body.parse(bytes) (old reader's core)": (container.Body.parse, bodies),
+            "SGC: construct Body.parse(bytes) (old reader's core)": (grammar.Body.parse, bodies),
         })
         for fp in (*sgc_fps, *png_fps):
             fp.close()

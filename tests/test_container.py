@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgcformat import container
+from sgcformat import container, grammar
 from sgcformat.container import Chunk, ChunkType, SgcFile, build, crc16, grid_size, parse
 from sgcformat.errors import (
     BadSignatureError,
@@ -193,6 +193,18 @@ def test_import_does_not_load_heavy_libraries():
     assert out.stdout.strip() == "[]"
 
 
+def test_opening_a_file_does_not_import_construct(tmp_path):
+    """The grammar (construct, ~20 ms to import) is for building; reading never needs it."""
+    path = tmp_path / "x.sgc"
+    maps = dict(label_data=b"", color_data=b"", map_data=bytes(range(1, 60)))
+    container.write(path, sample(version=3, **maps))
+    code = ("import sys; from PIL import Image; import sgcformat.pil; from sgcformat import container; "
+            f"s = container.read({str(path)!r}); s.chunk_table(); "
+            f"Image.open({str(path)!r}).size; print('construct' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 # -- the hand-written reader agrees with the construct grammar --------------------------------
 
 
@@ -202,20 +214,20 @@ def _grammar_read(data: bytes):
     Record by record, with the order rule applied as each type byte is read (spec §7 step 5).
     """
     stream = io.BytesIO(data[4:-2])
-    payload = cs.Prefixed(container.Length, cs.GreedyBytes)
+    payload = cs.Prefixed(grammar.Length, cs.GreedyBytes)
     v3 = data[3] >= 3
     try:
         if v3:  # the grammar's fields up to the chunks, each one parsed on its own
             layout = cs.Int8ul.parse_stream(stream)
-            width = container.Dimension.parse_stream(stream)
-            height = None if layout & container.ASPECT_MASK else container.Dimension.parse_stream(stream)
+            width = grammar.Dimension.parse_stream(stream)
+            height = None if layout & container.ASPECT_MASK else grammar.Dimension.parse_stream(stream)
             models = cs.Int8ul.parse_stream(stream)
             grids = (tuple(cs.Int8ul[3].parse_stream(stream)) if layout & container.LAYOUT_GRIDS
                      else (None, None, None))
             header = (layout, width, height, models, *grids)
             has_chunks = bool(layout & container.LAYOUT_CHUNKS)
         else:
-            h = container.Header.parse_stream(stream)
+            h = grammar.Header.parse_stream(stream)
             header = (None, h.width, h.height, h.models, h.label_grid, h.color_grid, h.color_quality)
             has_chunks = True
         found, previous = [], 0

@@ -513,12 +513,12 @@ def _oversize(sgc: SgcFile) -> bytes:
 
 def _raw_build(sgc: SgcFile, chunk_list=(), **changes) -> bytes:
     """Build bypassing the writer's checks, to produce files with out-of-range fields."""
-    from sgcformat import container
+    from sgcformat import grammar
 
     h = dict(width=sgc.width, height=sgc.height, models=0x01,
              label_grid=sgc.label_grid, color_grid=sgc.color_grid, color_quality=sgc.color_quality)
     h.update(changes)
-    body = container.Body.build(dict(header=h, chunks=[*chunk_list, dict(type=0, data=None)],
+    body = grammar.Body.build(dict(header=h, chunks=[*chunk_list, dict(type=0, data=None)],
                                      label_data=sgc.label_data, color_data=sgc.color_data))
     return recrc(b"SGC\x01" + body)
 

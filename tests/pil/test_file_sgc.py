@@ -23,7 +23,8 @@ from PIL import Image, ImageFile, ImageSequence, UnidentifiedImageError
 
 import sgcformat
 from sgcformat import bridges, registry
-from sgcformat.container import MIME_TYPE, SUPPORTED_VERSIONS, ChunkType, Dimension, EssentialMetadata
+from sgcformat.chunks import varint_bytes
+from sgcformat.container import ASPECT_MASK, MIME_TYPE, SUPPORTED_VERSIONS, ChunkType, EssentialMetadata
 from sgcformat.photo_metadata import to_exif
 from sgcformat.pil import N_FRAMES, SgcImageFile, register_sgc_opener
 from sgcformat.pil.SgcImagePlugin import _accept
@@ -162,8 +163,10 @@ def test_corrupt_body_opens_and_fails_on_load(preview_file):
 
 def test_corrupt_header_fails_open(preview_file):
     data = bytearray(preview_file.read_bytes())
-    width, height = sgcformat.read(preview_file).size
-    models = 4 + len(Dimension.build(width)) + len(Dimension.build(height))
+    sgc = sgcformat.read(preview_file)
+    assert sgc.version == 3  # signature, version, layout, width, the height unless the layout implies it
+    stored_height = not data[4] & ASPECT_MASK
+    models = 5 + len(varint_bytes(sgc.width, 3)) + stored_height * len(varint_bytes(sgc.height, 3))
     data[models] = 0xE0  # vocabulary id 14
     with pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(bytes(data)))
