@@ -175,11 +175,12 @@ class SgcFile:
     map_data: bytes = b""
 
     @classmethod
-    def _checked(cls, *values) -> SgcFile:
-        """Construct from already validated field values, in field order (the reader's fast path:
-        a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``)."""
+    def _checked(cls, state: dict) -> SgcFile:
+        """An instance whose ``__dict__`` is ``state``: every field, already validated, and the
+        cached properties already answered (the reader's fast path: a frozen dataclass's
+        ``__init__`` sets each field through ``object.__setattr__``)."""
         sgc = object.__new__(cls)
-        sgc.__dict__.update(zip(_FIELDS, values, strict=True))
+        object.__setattr__(sgc, "__dict__", state)
         return sgc
 
     # -- derived header fields
@@ -299,7 +300,6 @@ class SgcFile:
         return [{"type": "header", "bytes": header}, *chunks, *maps, {"type": "crc", "bytes": 2}]
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(SgcFile))
 _CHUNK_NAMES = {v: k for k, v in vars(ChunkType).items() if not k.startswith("_")}
 #: Structured payloads checked on reading (spec §5 rule 3); EXIF, XMP and ICC are opaque.
 _PAYLOAD_CHECKS = {
@@ -339,7 +339,8 @@ def parse(data: bytes) -> SgcFile:
     _check_prefix(data)
     end = len(data) - 2
     fields = _read_body(data, end, partial=False)
-    if crc16(memoryview(data)[:end]) != int.from_bytes(data[end:], "little"):
+    # crc16(), written out: this runs on every open
+    if binascii.crc_hqx(memoryview(data)[:end], 0xFFFF) != int.from_bytes(data[end:], "little"):
         raise ChecksumError("CRC-16 mismatch: the file is corrupt, truncated or has bytes appended")
     return _validated(data[3], *fields)
 
@@ -463,34 +464,40 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], maps: tupl
         label_grid, color_grid, quality = default_grids(width, height)
     else:
         grid_limit = MAX_GRID if width > MAX_GRID or height > MAX_GRID else max(width, height)
-        for name, value in (("label_grid", label_grid), ("color_grid", color_grid)):
-            if not 1 <= value <= grid_limit:
-                raise InvalidFieldError(f"{name} {value} outside 1..min(255, image long side)")
+        if not 1 <= label_grid <= grid_limit:
+            raise InvalidFieldError(f"label_grid {label_grid} outside 1..min(255, image long side)")
+        if not 1 <= color_grid <= grid_limit:
+            raise InvalidFieldError(f"color_grid {color_grid} outside 1..min(255, image long side)")
         if quality >= colors.QUALITY_LEVELS:
             raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
         if layout is not None and (label_grid, color_grid, quality) == default_grids(width, height):
             raise InvalidFieldError("the grids and quality are the defaults: they must not be stored")
-    # Absent chunks and the grids are answered now, so the properties never compute them:
-    # on Python 3.11 each first cached_property access takes a lock, a third of an open.
-    parsed = {"seed": None, "params": _NO_PARAMS, "metadata": None,
-              "label_size": grid_size(label_grid, width, height),
-              "color_size": grid_size(color_grid, width, height)}
+    label_data, color_data, map_data = maps
+    label_size, color_size = _grid_sizes(label_grid, color_grid, width, height)
+    # Every field, and the cached properties answered now (absent chunks, grid sizes), so that
+    # nothing computes them later: on Python 3.11 each first cached_property access takes a lock.
+    state = {"width": width, "height": height, "vocab": vocab, "profile": profile.name,
+             "label_grid": label_grid, "color_grid": color_grid, "color_quality": quality,
+             "label_data": label_data, "color_data": color_data, "chunks": found, "version": version,
+             "map_data": map_data, "seed": None, "params": _NO_PARAMS, "metadata": None,
+             "label_size": label_size, "color_size": color_size}
     for c in found:
         check = _PAYLOAD_CHECKS.get(c.type)
         if check is not None:
-            parsed[_PARSED_AS[c.type]] = check(c.data)
+            state[_PARSED_AS[c.type]] = check(c.data)
         elif c.type & CRITICAL_BIT:
             raise UnknownCriticalChunkError(f"unknown critical chunk type 0x{c.type:02x}")
-    has_vocab = "vocabulary" in parsed
+    has_vocab = "vocabulary" in state
     if has_vocab != custom:
         raise InvalidFieldError("a VOCAB chunk belongs with vocabulary 15 (custom), and only there")
     if custom:
-        parsed["vocabulary"] = registry.CustomVocabulary.from_names(parsed["vocabulary"])
-    label_data, color_data, map_data = maps
-    sgc = SgcFile._checked(width, height, vocab, profile.name, label_grid, color_grid, quality,
-                           label_data, color_data, found, version, map_data)
-    sgc.__dict__.update(parsed)  # the cached_property values, already parsed
-    return sgc
+        state["vocabulary"] = registry.CustomVocabulary.from_names(state["vocabulary"])
+    return SgcFile._checked(state)
+
+
+@functools.lru_cache(maxsize=1024)  # a pure function of four small integers, asked on every open
+def _grid_sizes(label_grid: int, color_grid: int, width: int, height: int) -> tuple[tuple[int, int], ...]:
+    return grid_size(label_grid, width, height), grid_size(color_grid, width, height)
 
 
 def salvage(data: bytes) -> SgcFile:

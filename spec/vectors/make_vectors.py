@@ -394,6 +394,7 @@ def invalid_vectors(good: bytes) -> dict[str, tuple[bytes, str, str]]:
         "zero-height": (dict(height=0), "InvalidFieldError", "height 0"),
         "grid-larger-than-image": (dict(width=8, height=8, label_grid=9), "InvalidFieldError",
                                    "label grid long side 9 on an 8x8 image"),
+        "color-grid-zero": (dict(color_grid=0), "InvalidFieldError", "colour grid long side 0"),
         "color-quality-out-of-range": (dict(color_quality=255), "InvalidFieldError",
                                        "colour quality beyond the quantiser table"),
         "custom-without-vocab-chunk": (dict(models=0xF0), "InvalidFieldError",
