@@ -86,6 +86,11 @@ MAX_SEED = 2**32 - 1
 
 
 def parse_seed(data: bytes) -> int:
+    n = len(data)  # fast paths: a canonical one- or two-byte varint is always a valid seed
+    if n == 1 and data[0] < 0x80:
+        return data[0]
+    if n == 2 and data[0] >= 0x80 and 0 < data[1] < 0x80:
+        return data[0] & 0x7F | data[1] << 7
     seed, pos = _payload_varint(data, 0, 5, "SEED")
     _consumed(data, pos, "SEED")
     if seed > MAX_SEED:
