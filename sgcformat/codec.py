@@ -119,8 +119,7 @@ class _Encoder:
         colours given it, spec/sgc-coding.md §7), or the two bitstreams of versions 1-2."""
         ids, rgb = self._label_map(s.label_grid), self._color_map(s.color_grid)
         if self.version >= 3:
-            return {"label_data": b"", "color_data": b"",
-                    "map_data": stream.encode(ids, self.vocab_name, rgb, s.color_quality)}
+            return {"map_data": stream.encode(ids, self.vocab_name, rgb, s.color_quality)}
         return {"label_data": label_coder.encode(ids, self.vocab_name),
                 "color_data": colors.encode(rgb, s.color_quality, version=self.version, labels=ids)}
 

@@ -169,8 +169,8 @@ class SgcFile:
     label_grid: int
     color_grid: int
     color_quality: int
-    label_data: bytes
-    color_data: bytes
+    label_data: bytes = b""
+    color_data: bytes = b""
     chunks: tuple[Chunk, ...] = ()
     version: int = VERSION
     map_data: bytes = b""

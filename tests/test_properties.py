@@ -56,8 +56,7 @@ def sgc_files(draw) -> tuple[SgcFile, np.ndarray, np.ndarray]:
     chunks = tuple(Chunk(t, draw(st.binary(max_size=40))) for t in sorted(chunk_types))
     def coded(vocab_key) -> dict:
         if version == 3:
-            return dict(label_data=b"", color_data=b"",
-                        map_data=stream.encode(label_map, vocab_key, color_map, quality))
+            return dict(map_data=stream.encode(label_map, vocab_key, color_map, quality))
         return dict(label_data=labels.encode(label_map, vocab_key),
                     color_data=colors.encode(color_map, quality, version=version, labels=label_map))
 

@@ -95,8 +95,8 @@ def from_maps_v3(label_map: np.ndarray, vocab: str, width: int, height: int,
     choice = (lambda _: lambda version, several: [orientation]) if orientation else (lambda f: f)
     with forced(labels, "_orientations", choice):
         data = stream.encode(label_map, vocab, rgb, quality)
-    return SgcFile(width, height, vocab, "preview", label_grid, color_grid, quality, b"", b"",
-                   version=3, map_data=data, **fields)
+    return SgcFile(width, height, vocab, "preview", label_grid, color_grid, quality, version=3,
+                   map_data=data, **fields)
 
 
 def aspect_vectors() -> dict[str, tuple[SgcFile, str]]:
