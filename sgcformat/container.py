@@ -318,6 +318,10 @@ _PARSED_AS = {ChunkType.SEED: "seed", ChunkType.PARAMS: "params", ChunkType.META
               ChunkType.VOCAB: "vocabulary"}
 
 
+#: tuple.__new__, which a NamedTuple's generated __new__ calls from Python: the reader's fast path.
+_new_chunk = tuple.__new__
+
+
 def chunk_name(type_: int) -> str:
     return _CHUNK_NAMES.get(type_, f"0x{type_:02x}")
 
@@ -430,7 +434,7 @@ def _read_chunks(data: bytes, pos: int, end: int, found: list[Chunk]) -> int:
         n, pos = read_varint(data, pos + 1, end, 4, "chunk length")
         if n > end - pos:
             raise TruncatedFileError(f"chunk 0x{type_:02x} declares {n} bytes past the CRC")
-        found.append(Chunk(type_, data[pos:pos + n]))
+        found.append(_new_chunk(Chunk, (type_, data[pos:pos + n])))  # Chunk(...) without its __new__
         pos += n
 
 
@@ -462,7 +466,7 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], maps: tupl
     if profile.vocab is not None and profile.vocab != vocab:
         raise InvalidFieldError(f"profile {profile.name} cannot decode vocabulary {vocab}")
     if label_grid is None:
-        label_grid, color_grid, quality = default_grids(width, height)
+        label_grid, color_grid, quality, label_size, color_size = _default_layout(width, height)
     else:
         grid_limit = MAX_GRID if width > MAX_GRID or height > MAX_GRID else max(width, height)
         if not 1 <= label_grid <= grid_limit:
@@ -473,8 +477,8 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], maps: tupl
             raise InvalidFieldError(f"color_quality {quality} outside 0..{colors.QUALITY_LEVELS - 1}")
         if layout is not None and (label_grid, color_grid, quality) == default_grids(width, height):
             raise InvalidFieldError("the grids and quality are the defaults: they must not be stored")
+        label_size, color_size = _grid_sizes(label_grid, color_grid, width, height)
     label_data, color_data, map_data = maps
-    label_size, color_size = _grid_sizes(label_grid, color_grid, width, height)
     # Every field, and the cached properties answered now (absent chunks, grid sizes), so that
     # nothing computes them later: on Python 3.11 each first cached_property access takes a lock.
     state = {"width": width, "height": height, "vocab": vocab, "profile": profile.name,
@@ -499,6 +503,13 @@ def _validated(version: int, header: tuple, found: tuple[Chunk, ...], maps: tupl
 @functools.lru_cache(maxsize=1024)  # a pure function of four small integers, asked on every open
 def _grid_sizes(label_grid: int, color_grid: int, width: int, height: int) -> tuple[tuple[int, int], ...]:
     return grid_size(label_grid, width, height), grid_size(color_grid, width, height)
+
+
+@functools.lru_cache(maxsize=1024)
+def _default_layout(width: int, height: int) -> tuple:
+    """The default grids and quality of a size and the grid sizes they give, in one look-up."""
+    label_grid, color_grid, quality = default_grids(width, height)
+    return (label_grid, color_grid, quality, *_grid_sizes(label_grid, color_grid, width, height))
 
 
 def salvage(data: bytes) -> SgcFile:
