@@ -112,7 +112,8 @@ def main() -> None:
             "SGC: read_limited(fp) (the plugin's read)": (read_from_start, sgc_fps),
             "SGC: sgcformat.read(path)": (container.read, sgc_files),
             "SGC: container.parse(bytes)": (container.parse, blobs),
-            "SGC: construct Body.parse(bytes) (old reader's core)": (grammar.Body.parse, bodies),
+            "SGC: construct BodyV3.parse(bytes) (the grammar, as the 1.0 reader parsed)": (
+                grammar.BodyV3.parse, bodies),
         })
         for fp in (*sgc_fps, *png_fps):
             fp.close()
