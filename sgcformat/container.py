@@ -1,14 +1,13 @@
-"""The ``.sgc`` container: grammar, reading, building and validation (spec/sgc.md §3-§7).
+"""The ``.sgc`` container: data model, reading, building and validation (spec/sgc.md §3-§7).
 
 The construct grammars of :mod:`sgcformat.grammar` are the declarative definition of the
 layout and are what :func:`build` serialises with (imported on the first build: opening files
 never needs construct). Reading goes through a hand-written single pass instead
 (:func:`parse`): it is what every ``Image.open`` runs, it is ~20× faster than construct's
-interpreter, it stops at the first chunk-order
-violation (so at most 255 chunks are ever looked at) and it never copies more than the file.
-``tests/test_container.py`` checks on hypothesis-generated files that both read the same thing.
-The coded maps are kept as bytes and decoded only when :attr:`SgcFile.label_map` /
-:attr:`SgcFile.color_map` are first read.
+interpreter, it stops at the first chunk-order violation (so at most 255 chunks are ever
+looked at) and it never copies more than the file. ``tests/test_container.py`` checks on
+hypothesis-generated files that both read the same thing. The coded maps are kept as bytes
+and decoded only when :attr:`SgcFile.label_map` / :attr:`SgcFile.color_map` are first read.
 """
 
 from __future__ import annotations

@@ -98,12 +98,13 @@ def _encode(ids: np.ndarray, vocab: str | int, version: int):
                                     _NATIVE_MATCH_INIT, _NATIVE_RANK_INIT, NATIVE_SHIFTS, version)
     # Boundaries code differently seen from the left or the right, or across (the contexts look
     # up and to one side): code each orientation and keep the shortest, the first on ties.
-    best = None
+    best, best_length = None, 0
     for mirror, transpose in _orientations(version, ids.min() != ids.max()):
         enc = Encoder()
         code_map(enc, ids, vocab, mirror, transpose)
-        if best is None or enc.finished_length() < best.finished_length():
-            best = enc
+        length = enc.finished_length()
+        if best is None or length < best_length:
+            best, best_length = enc, length
     return best.state() if version == 3 else best.finish()
 
 
