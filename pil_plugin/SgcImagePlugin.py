@@ -71,7 +71,7 @@ IMAGE_OPTIONS = (*DEFAULT_OPTIONS, "seed", "callback", "cancel")
 #: Keyword arguments ``Image.save(..., format="SGC")`` accepts.
 SAVE_OPTIONS = frozenset({
     "labels", "vocab", "profile", "target_bytes", "bpp", "label_size", "color_size",
-    "color_quality", "seed", "device", "exif", "xmp", "icc_profile",
+    "color_quality", "seed", "device", "exif", "xmp", "icc_profile", "version",
 })
 
 #: Generic keys other programs pass to every format, accepted and ignored: ``dpi``
