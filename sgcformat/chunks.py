@@ -38,12 +38,12 @@ def read_varint(data: bytes, pos: int, end: int, max_bytes: int, what: str,
     (``truncated``), more than ``max_bytes`` bytes, or a non-minimal final 0x00 byte (both
     :class:`InvalidFieldError`) — spec §7 step 5.
     """
-    if pos + 1 < end:  # fast paths for the one- and two-byte values of real files
-        low, high = data[pos], data[pos + 1]
+    if pos < end:  # fast paths for the one- and two-byte values of real files
+        low = data[pos]
         if low < 0x80:
             return low, pos + 1
-        if 0 < high < 0x80 and max_bytes > 1:
-            return low & 0x7F | high << 7, pos + 2
+        if pos + 1 < end and 0 < data[pos + 1] < 0x80 and max_bytes > 1:
+            return low & 0x7F | data[pos + 1] << 7, pos + 2
     value = shift = 0
     for i in range(max_bytes):
         if pos >= end:
@@ -86,11 +86,6 @@ MAX_SEED = 2**32 - 1
 
 
 def parse_seed(data: bytes) -> int:
-    n = len(data)  # fast paths: a canonical one- or two-byte varint is always a valid seed
-    if n == 1 and data[0] < 0x80:
-        return data[0]
-    if n == 2 and data[0] >= 0x80 and 0 < data[1] < 0x80:
-        return data[0] & 0x7F | data[1] << 7
     seed, pos = _payload_varint(data, 0, 5, "SEED")
     _consumed(data, pos, "SEED")
     if seed > MAX_SEED:
